@@ -1,0 +1,39 @@
+// Lint runs in `npm test`. Besides the recommended sets it keeps DESIGN.md's one-way road:
+// a stage imports from the stages before it (and store, config, clock), never from a later one.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const road = ['sources', 'signals', 'incidents', 'requests', 'escalation', 'notify', 'reports', 'http', 'cli'];
+const later = (stage) => road.slice(road.indexOf(stage) + 1);
+const zone = (stage) => ({
+  files: [`src/${stage}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', {
+      patterns: later(stage).map((s) => ({
+        group: [`**/${s}/*`, `**/${s}`],
+        message: `src/${stage} must not import from src/${s}: data flows sources -> signals -> incidents -> escalation -> notify.`,
+      })),
+    }],
+  },
+});
+
+export default tseslint.config(
+  { ignores: ['node_modules', 'dist', 'data'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'use a string-literal union' }],
+    },
+  },
+  ...['sources', 'signals', 'incidents', 'requests', 'escalation', 'notify'].map(zone),
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/clock.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'use the injected Clock' }],
+    },
+  },
+);

@@ -1,0 +1,357 @@
+import type { Clock } from '../clock.ts';
+import { conflict, notFound } from '../errors.ts';
+import { contentHash, type Signal } from '../signals/signal.ts';
+import type { Queryable, Store } from '../store/store.ts';
+import { applySignal, settleFlapping, type IncidentEvent, type IncidentState, type LifecyclePolicy } from './lifecycle.ts';
+import { INCIDENT_COLUMNS, INCIDENT_RECORD_TYPE, rowToState, stateToRecord, type IncidentRow } from './rows.ts';
+
+// The incident engine is the only writer of incidents. It takes signals in batches: one transaction
+// per batch appends them to the ledger (folding unchanged repeats), applies the lifecycle, writes the
+// timeline, and lets later stages (escalation) add their rows in the same transaction.
+
+export interface Change {
+  incident: IncidentState;
+  event: IncidentEvent;
+}
+
+/** Runs inside the engine's transaction, after incidents and events are written. */
+export type ChangeHook = (q: Queryable, changes: Change[]) => Promise<void>;
+
+export type SignalAction = 'opened' | 'appended' | 'reopened' | 'resolved' | 'recorded';
+
+export interface Outcome {
+  signalId: number;
+  incidentId: number | null;
+  action: SignalAction;
+  folded: boolean;
+}
+
+export interface EngineMetrics {
+  signalsAccepted(source: string, n: number): void;
+  incidentResolved(durationSeconds: number): void;
+}
+
+export interface EngineDeps {
+  store: Store;
+  clock: Clock;
+  policy: () => LifecyclePolicy;
+  metrics?: EngineMetrics;
+}
+
+interface LedgerRow {
+  id: number;
+  s: Signal;
+  hash: string;
+  incidentId: number | null;
+  count: number;
+  last: number;
+}
+
+const lockSql = `SELECT count(pg_advisory_xact_lock(k)) FROM (
+  SELECT DISTINCT hashtextextended(f, 7305) AS k FROM jsonb_array_elements_text($1::jsonb) AS f ORDER BY k) AS locks`;
+
+export class IncidentEngine {
+  readonly #deps: EngineDeps;
+  readonly #hooks: ChangeHook[] = [];
+
+  constructor(deps: EngineDeps) {
+    this.#deps = deps;
+  }
+
+  /** Register a later stage that must see every change in the same transaction. */
+  onChanges(hook: ChangeHook): void {
+    this.#hooks.push(hook);
+  }
+
+  /** Append signals (in order) to the ledger and apply them to incidents, all in one transaction. */
+  async processBatch(signals: Signal[]): Promise<Outcome[]> {
+    if (signals.length === 0) return [];
+    const { store, clock } = this.#deps;
+    const policy = this.#deps.policy();
+    const outcomes = await store.tx(async (q) => {
+      const now = clock.now();
+      const fingerprints = [...new Set(signals.map((s) => s.fingerprint))];
+      await q.query(lockSql, [JSON.stringify(fingerprints)]);
+      const loaded = await q.query<IncidentRow>(
+        `SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
+          WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC`,
+        [JSON.stringify(fingerprints)],
+      );
+      const latest = new Map<string, IncidentState>();
+      for (const r of loaded.rows) latest.set(r.fingerprint, rowToState(r));
+
+      let tempSeq = 0;
+      const temp = () => --tempSeq;
+      const touched = new Map<number, IncidentState>();
+      const ledger: LedgerRow[] = [];
+      const ledgerByTemp = new Map<number, LedgerRow>();
+      const folds = new Map<number, { n: number; last: number }>();
+      const events: Array<{ incident: IncidentState; event: IncidentEvent }> = [];
+      const results: Array<{ row: LedgerRow | null; foldId: number | null; incident: IncidentState | null; action: SignalAction }> = [];
+
+      for (const s of signals) {
+        const prev = latest.get(s.fingerprint) ?? null;
+        const wasStatus = prev?.status;
+        const t = applySignal(prev, s, now, policy, temp);
+        const inc = t.incident;
+        if (inc) {
+          latest.set(s.fingerprint, inc);
+          touched.set(inc.id, inc);
+          for (const e of t.events) events.push({ incident: inc, event: e });
+        }
+        const action: SignalAction = !inc
+          ? 'recorded'
+          : t.opened
+            ? 'opened'
+            : t.events.some((e) => e.kind === 'reopened')
+              ? 'reopened'
+              : s.status === 'resolved' && wasStatus !== 'resolved'
+                ? 'resolved'
+                : inc.status === 'resolved'
+                  ? 'recorded'
+                  : 'appended';
+        const hash = contentHash(s);
+        if (inc && inc.headHash === hash && inc.headSignalId !== null) {
+          const pending = ledgerByTemp.get(inc.headSignalId);
+          if (pending) {
+            pending.count += 1;
+            pending.last = Math.max(pending.last, s.observedAt);
+          } else {
+            const f = folds.get(inc.headSignalId) ?? { n: 0, last: s.observedAt };
+            f.n += 1;
+            f.last = Math.max(f.last, s.observedAt);
+            folds.set(inc.headSignalId, f);
+          }
+          results.push({ row: null, foldId: inc.headSignalId, incident: inc, action });
+        } else {
+          const row: LedgerRow = { id: temp(), s, hash, incidentId: inc?.id ?? null, count: 1, last: s.observedAt };
+          ledger.push(row);
+          ledgerByTemp.set(row.id, row);
+          if (inc) {
+            inc.headSignalId = row.id;
+            inc.headHash = hash;
+          }
+          results.push({ row, foldId: null, incident: inc, action });
+        }
+      }
+
+      // Give every new incident and ledger row a real id, then rewrite the references.
+      const newIncidents = [...touched.values()].filter((i) => i.isNew);
+      const idMap = new Map<number, number>();
+      if (newIncidents.length) {
+        const ids = await q.query<{ id: number }>(`SELECT nextval('incidents_id_seq') AS id FROM generate_series(1, $1::int)`, [newIncidents.length]);
+        newIncidents.forEach((inc, i) => idMap.set(inc.id, Number(ids.rows[i]!.id)));
+      }
+      const sigIdMap = new Map<number, number>();
+      if (ledger.length) {
+        const ids = await q.query<{ id: number }>(`SELECT nextval('signals_id_seq') AS id FROM generate_series(1, $1::int)`, [ledger.length]);
+        ledger.forEach((r, i) => sigIdMap.set(r.id, Number(ids.rows[i]!.id)));
+      }
+      const realInc = (id: number) => (id < 0 ? idMap.get(id)! : id);
+      const realSig = (id: number) => (id < 0 ? sigIdMap.get(id)! : id);
+      for (const inc of touched.values()) {
+        inc.id = realInc(inc.id);
+        if (inc.headSignalId !== null) inc.headSignalId = realSig(inc.headSignalId);
+      }
+
+      const existing = [...touched.values()].filter((i) => !i.isNew);
+      if (existing.length) {
+        await q.query(
+          `UPDATE incidents AS i SET severity = x.severity, status = x.status, flapping = x.flapping, flips = x.flips,
+             acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
+             resolved_by = x.resolved_by, reopen_count = x.reopen_count, signal_count = x.signal_count,
+             last_signal_at = x.last_signal_at, head_signal_id = x.head_signal_id, head_hash = x.head_hash, updated_at = x.updated_at
+           FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE} WHERE i.id = x.id`,
+          [JSON.stringify(existing.map(stateToRecord))],
+        );
+      }
+      if (newIncidents.length) {
+        await q.query(
+          `INSERT INTO incidents (${INCIDENT_COLUMNS}) SELECT ${INCIDENT_COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE}`,
+          [JSON.stringify(newIncidents.map(stateToRecord))],
+        );
+      }
+      if (ledger.length) {
+        const nowIso = new Date(now).toISOString();
+        await q.query(
+          `INSERT INTO signals (id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
+             content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id)
+           SELECT id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
+             content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id
+           FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, source text, system text, check_name text, fingerprint text,
+             severity text, status text, summary text, labels jsonb, payload jsonb, content_hash text, observed_at timestamptz,
+             last_observed_at timestamptz, received_at timestamptz, repeat_count integer, incident_id bigint)`,
+          [
+            JSON.stringify(
+              ledger.map((r) => ({
+                id: realSig(r.id),
+                source: r.s.source,
+                system: r.s.system,
+                check_name: r.s.check,
+                fingerprint: r.s.fingerprint,
+                severity: r.s.severity,
+                status: r.s.status,
+                summary: r.s.summary,
+                labels: r.s.labels,
+                payload: r.s.payload,
+                content_hash: r.hash,
+                observed_at: new Date(r.s.observedAt).toISOString(),
+                last_observed_at: new Date(r.last).toISOString(),
+                received_at: nowIso,
+                repeat_count: r.count,
+                incident_id: r.incidentId === null ? null : realInc(r.incidentId),
+              })),
+            ),
+          ],
+        );
+      }
+      if (folds.size) {
+        await q.query(
+          `UPDATE signals AS s SET repeat_count = s.repeat_count + x.n, last_observed_at = greatest(s.last_observed_at, x.last)
+           FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, n integer, last timestamptz) WHERE s.id = x.id`,
+          [JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() })))],
+        );
+      }
+      await this.#writeEvents(q, events);
+      await this.#runHooks(q, events);
+      return results.map<Outcome>((r) => ({
+        signalId: r.row ? realSig(r.row.id) : r.foldId!,
+        incidentId: r.incident ? r.incident.id : null,
+        action: r.action,
+        folded: r.row === null,
+      }));
+    });
+    this.#afterCommit(signals, outcomes);
+    return outcomes;
+  }
+
+  #afterCommit(signals: Signal[], outcomes: Outcome[]): void {
+    const m = this.#deps.metrics;
+    if (!m) return;
+    const bySource = new Map<string, number>();
+    for (const s of signals) bySource.set(s.source, (bySource.get(s.source) ?? 0) + 1);
+    for (const [src, n] of bySource) m.signalsAccepted(src, n);
+    void outcomes;
+  }
+
+  async #writeEvents(q: Queryable, events: Array<{ incident: IncidentState; event: IncidentEvent }>): Promise<void> {
+    if (!events.length) return;
+    await q.query(
+      `INSERT INTO incident_events (incident_id, at, kind, actor, detail)
+       SELECT incident_id, at, kind, actor, detail FROM jsonb_to_recordset($1::jsonb)
+         AS x(incident_id bigint, at timestamptz, kind text, actor text, detail jsonb)`,
+      [
+        JSON.stringify(
+          events.map(({ incident, event }) => ({
+            incident_id: incident.id,
+            at: new Date(event.at).toISOString(),
+            kind: event.kind,
+            actor: event.actor,
+            detail: event.detail,
+          })),
+        ),
+      ],
+    );
+  }
+
+  async #runHooks(q: Queryable, changes: Change[]): Promise<void> {
+    for (const c of changes) {
+      if (c.event.kind === 'resolved' && c.incident.resolvedAt !== null) {
+        this.#deps.metrics?.incidentResolved((c.incident.resolvedAt - c.incident.openedAt) / 1000);
+      }
+    }
+    for (const hook of this.#hooks) await hook(q, changes);
+  }
+
+  /** Lock one incident (and its fingerprint, so a concurrent batch cannot overwrite us), change it, write the event. */
+  async #mutate(id: number, fn: (st: IncidentState, now: number) => IncidentEvent[]): Promise<IncidentState> {
+    return this.#deps.store.tx(async (q) => {
+      const fp = await q.query<{ fingerprint: string }>('SELECT fingerprint FROM incidents WHERE id = $1', [id]);
+      if (!fp.rows[0]) throw notFound(`incident ${id}`);
+      await q.query(lockSql, [JSON.stringify([fp.rows[0].fingerprint])]);
+      const r = await q.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE`, [id]);
+      const st = rowToState(r.rows[0]!);
+      const now = this.#deps.clock.now();
+      const events = fn(st, now);
+      if (events.length === 0) return st;
+      await q.query(
+        `UPDATE incidents SET status = $2, acknowledged_at = $3, acknowledged_by = $4, resolved_at = $5, resolved_by = $6,
+           flapping = $7, flips = $8::jsonb, updated_at = $9 WHERE id = $1`,
+        [
+          st.id,
+          st.status,
+          st.acknowledgedAt === null ? null : new Date(st.acknowledgedAt).toISOString(),
+          st.acknowledgedBy,
+          st.resolvedAt === null ? null : new Date(st.resolvedAt).toISOString(),
+          st.resolvedBy,
+          st.flapping,
+          JSON.stringify(st.flips),
+          new Date(st.updatedAt).toISOString(),
+        ],
+      );
+      const changes = events.map((event) => ({ incident: st, event }));
+      await this.#writeEvents(q, changes);
+      await this.#runHooks(q, changes);
+      return st;
+    });
+  }
+
+  acknowledge(id: number, actor: string, note?: string): Promise<IncidentState> {
+    return this.#mutate(id, (st, now) => {
+      if (st.status === 'resolved') throw conflict(`incident ${id} is resolved; nothing to acknowledge`);
+      if (st.status === 'acknowledged') return [];
+      st.status = 'acknowledged';
+      st.acknowledgedAt = now;
+      st.acknowledgedBy = actor;
+      st.updatedAt = now;
+      return [{ kind: 'acknowledged', at: now, actor, detail: note ? { note } : {}, page: false }];
+    });
+  }
+
+  resolve(id: number, actor: string, note?: string): Promise<IncidentState> {
+    return this.#mutate(id, (st, now) => {
+      if (st.status === 'resolved') throw conflict(`incident ${id} is already resolved`);
+      st.status = 'resolved';
+      st.resolvedAt = now;
+      st.resolvedBy = actor;
+      st.updatedAt = now;
+      return [{ kind: 'resolved', at: now, actor, detail: note ? { by: 'person', note } : { by: 'person' }, page: false }];
+    });
+  }
+
+  note(id: number, actor: string, text: string): Promise<IncidentState> {
+    return this.#mutate(id, (st, now) => {
+      st.updatedAt = now;
+      return [{ kind: 'note', at: now, actor, detail: { text }, page: false }];
+    });
+  }
+
+  /** Housekeeping: clear flapping marks that have gone quiet; drop ledger rows past retention. */
+  async sweep(retentionMs: number): Promise<{ settled: number; deleted: number }> {
+    const { store, clock } = this.#deps;
+    const policy = this.#deps.policy();
+    const now = clock.now();
+    const flapping = await store.query<{ id: number }>(`SELECT id FROM incidents WHERE flapping`);
+    let settled = 0;
+    for (const { id } of flapping.rows) {
+      await this.#mutate(Number(id), (st, t) => {
+        const e = settleFlapping(st, t, policy);
+        if (e) settled++;
+        return e ? [e] : [];
+      });
+    }
+    let deleted = 0;
+    for (;;) {
+      // In slices, so a long purge never holds a big lock; the head row of any incident is kept for folding.
+      const r = await store.query(
+        `DELETE FROM signals WHERE id IN (
+           SELECT s.id FROM signals s WHERE s.last_observed_at < $1
+              AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.head_signal_id = s.id) LIMIT 5000)`,
+        [new Date(now - retentionMs).toISOString()],
+      );
+      deleted += r.rowCount;
+      if (r.rowCount < 5000) break;
+    }
+    return { settled, deleted };
+  }
+}
