@@ -28,7 +28,7 @@ export async function migrate(store: Store, log: (msg: string) => void = () => {
     const done = await store.tx(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
       const seen = await q.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
-      if (seen.rowCount > 0) return false;
+      if (seen.rows.length > 0) return false;
       for (const stmt of splitSql(m.sql)) await q.query(stmt);
       await q.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       return true;

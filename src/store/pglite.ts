@@ -13,7 +13,7 @@ export async function openPglite(dataDir: string, opts: StoreOptions): Promise<S
   const wrap = (c: Pick<PGlite, 'query'>): Queryable => ({
     async query<T>(sql: string, params?: unknown[]) {
       const r = await c.query<T>(sql, params as unknown[]);
-      return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+      return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
     },
   });
   const base = wrap(db);

@@ -1,0 +1,195 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { writeAudit, type AuditEntry } from './access/audit.ts';
+import { TokenVerifier } from './access/tokens.ts';
+import { parseDuration, systemClock, type Clock } from './clock.ts';
+import { loadConfig, type LoadedConfig } from './config/load.ts';
+import { IncidentEngine } from './incidents/engine.ts';
+import type { LifecyclePolicy } from './incidents/lifecycle.ts';
+import { openCounts } from './incidents/queries.ts';
+import { makeAuthorize } from './http/auth.ts';
+import { registerIncidentRoutes } from './http/routes/incidents.ts';
+import { registerAdminRoutes } from './http/routes/tokens.ts';
+import { createServer } from './http/server.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createMetrics } from './metrics.ts';
+import { schemaPlugins } from './sections.ts';
+import { GroupCommitter } from './signals/batcher.ts';
+import type { Signal } from './signals/signal.ts';
+import type { SignalSink } from './signals/sink.ts';
+import { migrate, pendingMigrations } from './store/migrate.ts';
+import { lockDataDir } from './store/lock.ts';
+import { openStore, redactUrl, type Store } from './store/store.ts';
+
+// The composition root: builds every component from the config and returns { start, stop, reload }.
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface AppOptions {
+  configFile: string;
+  clock?: Clock;
+  log?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Use this store instead of opening the configured one (tests). */
+  store?: Store;
+  /** Override the listening port (tests pass 0). */
+  port?: number;
+}
+
+export interface App {
+  readonly config: LoadedConfig;
+  readonly store: Store;
+  readonly engine: IncidentEngine;
+  readonly sink: SignalSink;
+  readonly http: FastifyInstance;
+  readonly log: Logger;
+  start(): Promise<{ url: string }>;
+  stop(): Promise<void>;
+  /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
+  reload(): Promise<string | null>;
+}
+
+function policyOf(cfg: LoadedConfig): LifecyclePolicy {
+  const k = cfg.kuzet;
+  return {
+    reopenWindowMs: parseDuration(k.incidents.reopen_window)!,
+    flapFlips: k.incidents.flapping.flips,
+    flapWindowMs: parseDuration(k.incidents.flapping.window)!,
+  };
+}
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const clock = opts.clock ?? systemClock;
+  let config = loadConfig(opts.configFile, schemaPlugins, opts.env);
+  const log = opts.log ?? createLogger({ level: config.kuzet.log.level });
+  let policy = policyOf(config);
+
+  const storeCfg = config.kuzet.store;
+  const ownStore = !opts.store;
+  let unlock = () => {};
+  if (ownStore && !storeCfg.url) {
+    const dataDir = resolve(config.dir, storeCfg.data_dir);
+    mkdirSync(dataDir, { recursive: true });
+    unlock = lockDataDir(dataDir);
+  }
+  const store =
+    opts.store ??
+    (await openStore(storeCfg.url ? { url: storeCfg.url, poolSize: storeCfg.pool_size } : { dataDir: resolve(config.dir, storeCfg.data_dir) }).catch((err: Error) => {
+      unlock();
+      throw err;
+    }));
+  log.info('store opened', storeCfg.url ? { kind: store.kind, url: redactUrl(storeCfg.url) } : { kind: store.kind, data_dir: storeCfg.data_dir });
+  const applied = await migrate(store, (m) => log.info(m));
+  if (applied.length) log.info('migrations applied', { applied });
+
+  const metrics = createMetrics(() => openCounts(store));
+  const engine = new IncidentEngine({
+    store,
+    clock,
+    policy: () => policy,
+    metrics: {
+      signalsAccepted: (source, n) => metrics.signals.inc({ source }, n),
+      incidentResolved: (s) => metrics.incidentDuration.observe(s),
+    },
+  });
+  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s), {
+    maxBatch: config.kuzet.signals.max_batch,
+    maxQueue: config.kuzet.signals.max_queue,
+  });
+  const sink: SignalSink = intake;
+
+  const audits = new GroupCommitter<AuditEntry, void>(
+    async (entries) => {
+      await store.tx(async (q) => {
+        for (const e of entries) await writeAudit(q, clock, e);
+      });
+      return entries.map(() => undefined);
+    },
+    { maxBatch: 500, maxQueue: 100_000 },
+  );
+  const audit = (e: AuditEntry) => {
+    audits.submit([e]).catch((err: Error) => log.error('audit write failed', { err: err.message, action: e.action }));
+  };
+
+  const verifier = new TokenVerifier(store, clock, config.kuzet.auth.bootstrap_token);
+  const authorize = makeAuthorize(verifier);
+  const http = await createServer({
+    log,
+    bodyLimit: config.kuzet.server.body_limit_bytes,
+    trustProxy: config.kuzet.server.trust_proxy,
+    registry: metrics.registry,
+    audit,
+    onError: (code) => metrics.httpErrors.inc({ code }),
+    version: VERSION,
+    readiness: async () => {
+      const pending = await pendingMigrations(store);
+      return pending.length ? `migrations not applied: ${pending.join(', ')}` : null;
+    },
+  });
+  let systems = new Set(config.kuzet.systems.map((s) => s.id));
+  await registerIncidentRoutes(http, { q: store, engine, sink, clock, authorize, systems: () => systems });
+  await registerAdminRoutes(http, { q: store, clock, authorize, forget: () => verifier.forget() });
+
+  // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
+  let sweepTimer: { cancel(): void } | null = null;
+  let stopped = false;
+  const sweep = () => {
+    sweepTimer = null;
+    if (stopped) return;
+    engine
+      .sweep(parseDuration(config.kuzet.signals.retention)!)
+      .then((r) => r.deleted + r.settled > 0 && log.info('sweep', r))
+      .catch((err: Error) => log.error('sweep failed', { err: err.message }))
+      .finally(() => {
+        if (!stopped) sweepTimer = clock.setTimeout(sweep, 60_000);
+      });
+  };
+
+  let started = false;
+  return {
+    get config() {
+      return config;
+    },
+    store,
+    engine,
+    sink,
+    http,
+    log,
+    async start() {
+      if (started) throw new Error('already started');
+      started = true;
+      const port = opts.port ?? config.kuzet.server.port;
+      const address = await http.listen({ host: config.kuzet.server.listen, port });
+      sweepTimer = clock.setTimeout(sweep, 5_000);
+      log.info('kuzet listening', { address, version: VERSION });
+      return { url: address };
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      sweepTimer?.cancel();
+      // Stop intake first (new requests get 503), then finish in-flight writes, then close the store.
+      await http.close();
+      await intake.drain();
+      await audits.drain();
+      if (ownStore) await store.close();
+      unlock();
+      log.info('kuzet stopped');
+    },
+    async reload() {
+      try {
+        const next = loadConfig(opts.configFile, schemaPlugins, opts.env);
+        config = next;
+        policy = policyOf(next);
+        systems = new Set(next.kuzet.systems.map((s) => s.id));
+        log.info('configuration reloaded', { file: opts.configFile });
+        return null;
+      } catch (err) {
+        const msg = (err as Error).message;
+        log.error('configuration reload refused; the running configuration stays', { problems: msg.split('\n') });
+        return msg;
+      }
+    },
+  };
+}

@@ -1,0 +1,202 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createToken, isRole, listTokens, revokeToken, ROLES } from '../access/tokens.ts';
+import { systemClock } from '../clock.ts';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.ts';
+import type { PublicIncident } from '../incidents/rows.ts';
+import { SEVERITIES } from '../signals/signal.ts';
+import { holderOf } from '../store/lock.ts';
+import { migrate } from '../store/migrate.ts';
+import { openStore, type Store } from '../store/store.ts';
+import { schemaPlugins } from '../sections.ts';
+import { api, ApiError } from './api-client.ts';
+import { incidentDetail, incidentTable, table } from './format.ts';
+
+// `kuzet …`: every subcommand prints what it did, exits 0 on success, 1 on bad input or failure, 2 on usage errors.
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const DEFAULT_CONFIG = process.env.KUZET_CONFIG ?? 'config/kuzet.yaml';
+
+class Exit extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+function readConfig(file: string): LoadedConfig {
+  try {
+    return loadConfig(file, schemaPlugins);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Exit(1, `${err.message}\n${err.problems.length} problem(s) in the configuration`);
+    throw err;
+  }
+}
+
+/** Open the configured store for a one-off command; refuses while a daemon holds the embedded store. */
+async function withStore<T>(file: string, fn: (s: Store, cfg: LoadedConfig) => Promise<T>): Promise<T> {
+  const cfg = readConfig(file);
+  const s = cfg.kuzet.store;
+  if (!s.url) {
+    const dir = resolve(cfg.dir, s.data_dir);
+    const pid = holderOf(dir);
+    if (pid) throw new Exit(1, `the embedded store ${s.data_dir} is in use by the running daemon (pid ${pid}); use the API (or stop the daemon)`);
+  }
+  const store = await openStore(s.url ? { url: s.url, poolSize: 2 } : { dataDir: resolve(cfg.dir, s.data_dir) });
+  try {
+    await migrate(store);
+    return await fn(store, cfg);
+  } finally {
+    await store.close();
+  }
+}
+
+const positiveInt = (v: string) => {
+  if (!/^\d{1,15}$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a positive whole number');
+  return Number(v);
+};
+
+export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<void> }): Command {
+  const program = new Command('kuzet')
+    .description('kuzet watches the Ministry of Labour portals and information systems, turns failures into incidents and pages the on-call engineer.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  const cfgOpt = () => new Option('-c, --config <file>', 'main configuration file').default(DEFAULT_CONFIG);
+
+  program
+    .command('run')
+    .description('start the daemon: probes, intake, incident engine, escalation, HTTP API')
+    .addOption(cfgOpt())
+    .action(async (o: { config: string }) => hooks.run(o.config));
+
+  program
+    .command('check-config')
+    .description('validate config/kuzet.yaml and probes/*.yaml; exit 1 and name file:line:column of every problem')
+    .addOption(cfgOpt())
+    .action(async (o: { config: string }) => {
+      const cfg = readConfig(o.config);
+      const probes = cfg.probeFiles.reduce((n, f) => n + f.probes.length, 0);
+      io.out(`configuration OK: ${o.config}, ${cfg.kuzet.systems.length} systems, ${probes} probes in ${cfg.probeFiles.length} files\n`);
+    });
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations and exit')
+    .addOption(cfgOpt())
+    .action(async (o: { config: string }) => {
+      await withStore(o.config, async (store) => {
+        const applied = await migrate(store);
+        io.out(applied.length ? `applied: ${applied.join(', ')}\n` : 'the store is up to date\n');
+      });
+    });
+
+  const inc = program.command('incidents').description('list, show, open, acknowledge, resolve and annotate incidents (through the API of a running kuzet)');
+  const apiOpts = (c: Command) =>
+    c
+      .addOption(cfgOpt())
+      .addOption(new Option('--url <url>', 'kuzet base URL (default: server.public_url from the config)').env('KUZET_URL'))
+      .addOption(new Option('--token <token>', 'API token').env('KUZET_TOKEN'));
+  const target = (o: { config: string; url?: string }) => o.url ?? readConfig(o.config).kuzet.server.public_url;
+
+  apiOpts(inc.command('ls').description('list incidents, newest first'))
+    .addOption(new Option('--status <status>', 'filter by status').choices(['open', 'acknowledged', 'resolved', 'unresolved']))
+    .option('--system <id>', 'filter by system')
+    .addOption(new Option('--severity <level>').choices([...SEVERITIES]))
+    .option('--limit <n>', 'how many', positiveInt, 50)
+    .option('--json', 'print JSON')
+    .action(async (o: { config: string; url?: string; token?: string; status?: string; system?: string; severity?: string; limit: number; json?: boolean }) => {
+      const qs = new URLSearchParams();
+      for (const k of ['status', 'system', 'severity'] as const) if (o[k]) qs.set(k, o[k]!);
+      qs.set('limit', String(o.limit));
+      const r = await api<{ items: PublicIncident[] }>(target(o), o.token, 'GET', `/api/v1/incidents?${qs}`);
+      io.out((o.json ? JSON.stringify(r, null, 2) : incidentTable(r.items)) + '\n');
+    });
+  apiOpts(inc.command('show').description('one incident with its timeline').argument('<id>', 'incident id', positiveInt))
+    .option('--json', 'print JSON')
+    .action(async (id: number, o: { config: string; url?: string; token?: string; json?: boolean }) => {
+      const r = await api<PublicIncident>(target(o), o.token, 'GET', `/api/v1/incidents/${id}`);
+      io.out((o.json ? JSON.stringify(r, null, 2) : incidentDetail(r)) + '\n');
+    });
+  apiOpts(inc.command('open').description('report a failure by hand (a specialist report)'))
+    .requiredOption('--system <id>', 'system id from the config')
+    .requiredOption('--title <text>', 'what is wrong')
+    .addOption(new Option('--severity <level>').choices([...SEVERITIES]).default('major'))
+    .option('--description <text>', 'details')
+    .action(async (o: { config: string; url?: string; token?: string; system: string; title: string; severity: string; description?: string }) => {
+      const r = await api<PublicIncident>(target(o), o.token, 'POST', '/api/v1/incidents', {
+        system: o.system, title: o.title, severity: o.severity, ...(o.description ? { description: o.description } : {}),
+      });
+      io.out(`incident #${r.id} ${r.status}: ${r.title}\n`);
+    });
+  for (const [name, path, what] of [['ack', 'ack', 'acknowledge'], ['resolve', 'resolve', 'resolve']] as const) {
+    apiOpts(inc.command(name).description(`${what} an incident`).argument('<id>', 'incident id', positiveInt))
+      .option('--note <text>', 'a note for the timeline')
+      .action(async (id: number, o: { config: string; url?: string; token?: string; note?: string }) => {
+        const r = await api<PublicIncident>(target(o), o.token, 'POST', `/api/v1/incidents/${id}/${path}`, o.note ? { note: o.note } : {});
+        io.out(`incident #${r.id} is ${r.status}\n`);
+      });
+  }
+  apiOpts(inc.command('note').description('add a note to the timeline').argument('<id>', 'incident id', positiveInt).argument('<text>', 'the note'))
+    .action(async (id: number, text: string, o: { config: string; url?: string; token?: string }) => {
+      await api(target(o), o.token, 'POST', `/api/v1/incidents/${id}/notes`, { text });
+      io.out(`note added to incident #${id}\n`);
+    });
+
+  const tok = program.command('token').description('manage API tokens (directly in the store)');
+  tok
+    .command('create')
+    .description('create an API token; it is printed once and stored only as a hash')
+    .addOption(cfgOpt())
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .option('--name <name>', 'who or what uses it', 'cli')
+    .action(async (o: { config: string; role: string; name: string }) => {
+      if (!isRole(o.role)) throw new Exit(2, `--role: expected one of ${ROLES.join(', ')}, got "${o.role}"`);
+      const role = o.role;
+      await withStore(o.config, async (store) => {
+        const t = await createToken(store, systemClock, o.name, role, 'cli');
+        io.out(`${t.token}\n`);
+        io.err(`token #${t.id} (${o.name}, role ${role}) created; it is not shown again\n`);
+      });
+    });
+  tok.command('ls').description('list tokens (never their values)').addOption(cfgOpt()).action(async (o: { config: string }) => {
+    await withStore(o.config, async (store) => {
+      const rows = await listTokens(store);
+      io.out(table([['ID', 'NAME', 'ROLE', 'CREATED', 'REVOKED'], ...rows.map((r) => [String(r.id), r.name, r.role, new Date(r.created_at).toISOString(), r.revoked_at ? new Date(r.revoked_at).toISOString() : '-'])]) + '\n');
+    });
+  });
+  tok.command('revoke').description('revoke a token').addOption(cfgOpt()).argument('<id>', 'token id', positiveInt).action(async (id: number, o: { config: string }) => {
+    await withStore(o.config, async (store) => {
+      if (!(await revokeToken(store, systemClock, id))) throw new Exit(1, `token ${id} not found or already revoked`);
+      io.out(`token ${id} revoked\n`);
+    });
+  });
+  return program;
+}
+
+/** Run the CLI; resolves to the process exit code. */
+export async function runCli(argv: string[], io: Io, hooks: { run: (configFile: string) => Promise<void> }): Promise<number> {
+  const program = buildCli(io, hooks);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number; message: string };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (typeof e.code === 'string' && e.code.startsWith('commander.')) return e.exitCode === 0 ? 0 : 2;
+    if (err instanceof Exit) {
+      io.err(err.message + '\n');
+      return err.code;
+    }
+    if (err instanceof ApiError) {
+      io.err(`kuzet: ${err.message}\n`);
+      return 1;
+    }
+    io.err(`kuzet: ${e.message}\n`);
+    return 1;
+  }
+}

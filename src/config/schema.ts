@@ -1,0 +1,128 @@
+// One schema for kuzet's configuration: config/kuzet.yaml and probes/*.yaml. The defaults live here too
+// (ajv fills them in), so a reader finds every knob and its default in one file.
+
+export const duration = (def?: string) => ({ type: 'string', format: 'duration', ...(def ? { default: def } : {}) });
+
+const systemSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'name'],
+  properties: {
+    id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$' },
+    name: { type: 'string', minLength: 1 },
+    name_kk: { type: 'string' },
+    name_ru: { type: 'string' },
+    kind: { type: 'string', enum: ['portal', 'information-system', 'database', 'bus', 'internal'], default: 'information-system' },
+    depends_on: { type: 'array', items: { type: 'string' }, default: [] },
+  },
+};
+
+export const kuzetSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        public_url: { type: 'string', default: 'http://127.0.0.1:8080' },
+        body_limit_bytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
+        trust_proxy: { type: 'boolean', default: false },
+      },
+    },
+    store: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        url: { type: 'string', default: '' },
+        data_dir: { type: 'string', default: 'data/pglite' },
+        pool_size: { type: 'integer', minimum: 1, maximum: 100, default: 8 },
+      },
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { level: { type: 'string', enum: ['error', 'warn', 'info', 'debug'], default: 'info' } },
+    },
+    incidents: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        reopen_window: duration('30m'),
+        flapping: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { flips: { type: 'integer', minimum: 2, maximum: 1000, default: 6 }, window: duration('1h') },
+        },
+      },
+    },
+    signals: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        retention: duration('90d'),
+        max_batch: { type: 'integer', minimum: 1, maximum: 20_000, default: 2000 },
+        max_queue: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 100_000 },
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** A token with the admin role accepted in addition to stored tokens (from the environment). */
+        bootstrap_token: { type: 'string', default: '' },
+      },
+    },
+    systems: { type: 'array', items: systemSchema, default: [] },
+    probes_dir: { type: 'string', default: '../probes' },
+    // Sections owned by other stages; their schemas are plugged in by src/config/sections.ts.
+    intake: { type: 'object', default: {} },
+    logs: { type: 'object', default: {} },
+    escalation: { type: 'object', default: {} },
+    backups: { type: 'object', default: {} },
+    requests: { type: 'object', default: {} },
+  },
+} as const;
+
+export interface SystemConfig {
+  id: string;
+  name: string;
+  name_kk?: string;
+  name_ru?: string;
+  kind: string;
+  depends_on: string[];
+}
+
+export interface KuzetConfig {
+  server: { listen: string; port: number; public_url: string; body_limit_bytes: number; trust_proxy: boolean };
+  store: { url: string; data_dir: string; pool_size: number };
+  log: { level: 'error' | 'warn' | 'info' | 'debug' };
+  incidents: { reopen_window: string; flapping: { flips: number; window: string } };
+  signals: { retention: string; max_batch: number; max_queue: number };
+  auth: { bootstrap_token: string };
+  systems: SystemConfig[];
+  probes_dir: string;
+  intake: Record<string, unknown>;
+  logs: Record<string, unknown>;
+  escalation: Record<string, unknown>;
+  backups: Record<string, unknown>;
+  requests: Record<string, unknown>;
+}
+
+export const probeFileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    probes: { type: 'array', items: { type: 'object' }, default: [] },
+    maintenance: { type: 'array', items: { type: 'object' }, default: [] },
+  },
+};

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { relative } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, formatProblem, loadConfig } from '../../../src/config/load.ts';
+import { schemaPlugins } from '../../../src/sections.ts';
+import { tmpTree } from '../../support/tmp.ts';
+
+const probeFile = (body: string) => `probes:\n${body}`;
+
+function problems(files: Record<string, string>, env: NodeJS.ProcessEnv = {}): string[] {
+  const main = files['kuzet.yaml'] ?? '';
+  const withDir = /^[a-z_]+:/.test(main) && !main.includes('probes_dir') ? `${main}probes_dir: probes\n` : main;
+  const t = tmpTree({ 'probes/.keep': '', ...files, 'kuzet.yaml': withDir });
+  try {
+    loadConfig(t.path('kuzet.yaml'), { ...schemaPlugins }, env);
+    return [];
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return err.problems.map((p) => formatProblem({ ...p, file: relative(t.dir, p.file.startsWith('/') ? p.file : `${process.cwd()}/${p.file}`) }));
+  } finally {
+    t.cleanup();
+  }
+}
+
+describe('configuration loading', () => {
+  it('accepts the shipped configuration and fills defaults', () => {
+    const cfg = loadConfig('config/kuzet.yaml', schemaPlugins, {});
+    assert.equal(cfg.kuzet.server.port, 8080);
+    assert.equal(cfg.kuzet.store.url, '');
+    assert.equal(cfg.kuzet.incidents.reopen_window, '30m');
+    assert.ok(cfg.kuzet.systems.some((s) => s.id === 'integration-bus'));
+    assert.ok(Object.isFrozen(cfg.kuzet.server), 'the loaded config is frozen');
+  });
+
+  // One case per rule, with the exact message it must print.
+  const cases: Array<[string, Record<string, string>, NodeJS.ProcessEnv, string[]]> = [
+    ['a bad duration', { 'kuzet.yaml': 'incidents:\n  reopen_window: fast\n' }, {}, ['kuzet.yaml:2:18: incidents.reopen_window: expected a duration like "30s", got "fast"']],
+    ['a wrong type', { 'kuzet.yaml': 'server:\n  port: eighty\n' }, {}, ['kuzet.yaml:2:9: server.port: expected an integer, got "eighty"']],
+    ['a number out of range', { 'kuzet.yaml': 'server:\n  port: 70000\n' }, {}, ['kuzet.yaml:2:9: server.port: expected a number <= 65535, got 70000']],
+    ['an unknown field', { 'kuzet.yaml': 'server:\n  prot: 80\n' }, {}, ['kuzet.yaml:2:3: server.prot: unknown field (allowed: listen, port, public_url, body_limit_bytes, trust_proxy)']],
+    ['a value outside an enum', { 'kuzet.yaml': 'log:\n  level: loud\n' }, {}, ['kuzet.yaml:2:10: log.level: expected one of "error", "warn", "info", "debug", got "loud"']],
+    ['a missing required field', { 'kuzet.yaml': 'systems:\n  - id: enbek\n' }, {}, ['kuzet.yaml:2:5: systems[0]: missing required field "name"']],
+    ['a YAML syntax error', { 'kuzet.yaml': 'server:\n  port: [80\n' }, {}, ['kuzet.yaml:3:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    ['a duplicate key', { 'kuzet.yaml': 'log:\n  level: info\n  level: debug\n' }, {}, ['kuzet.yaml:3:3: YAML: Map keys must be unique']],
+    ['a literal secret', { 'kuzet.yaml': 'auth:\n  bootstrap_token: hunter2\n' }, {}, ['kuzet.yaml:2:20: auth.bootstrap_token: secrets are never written in YAML: use "${ENV_NAME}" or bootstrap_token_file']],
+    ['a missing environment variable', { 'kuzet.yaml': 'store:\n  url: "${NO_SUCH_VAR}"\n' }, {}, ['kuzet.yaml:2:8: store.url: environment variable NO_SUCH_VAR is not set']],
+    ['a missing secret file', { 'kuzet.yaml': 'auth:\n  bootstrap_token_file: nope.txt\n' }, {}, ['kuzet.yaml:2:25: auth.bootstrap_token_file: cannot read secret file: ENOENT']],
+    ['a top level that is not a mapping', { 'kuzet.yaml': '- 1\n- 2\n' }, {}, ['kuzet.yaml:1:1: expected a mapping at the top level, got a list']],
+    ['a missing probes folder', { 'kuzet.yaml': 'probes_dir: nowhere\n' }, {}, [/^kuzet\.yaml:1:13: probes_dir: cannot read folder ".*nowhere": ENOENT$/.source]],
+  ];
+  for (const [name, files, env, want] of cases) {
+    it(`reports ${name} with file:line:col`, () => {
+      const got = problems(files, env);
+      assert.equal(got.length, want.length, got.join('\n'));
+      want.forEach((w, i) => (w.startsWith('^') ? assert.match(got[i]!, new RegExp(w)) : assert.equal(got[i], w)));
+    });
+  }
+
+  it('reports problems in probe files with their own file name, and duplicate probe names', () => {
+    const got = problems({
+      'kuzet.yaml': 'probes_dir: probes\n',
+      'probes/a.yaml': probeFile('  - name: home\n'),
+      'probes/b.yaml': probeFile('  - name: home\n'),
+    });
+    assert.equal(got.length, 1);
+    assert.match(got[0]!, /probes\/b\.yaml:2:11: probes\[0\]\.name: duplicate probe name "home" \(also in .*probes\/a\.yaml\)/);
+  });
+
+  it('resolves ${ENV}, ${ENV:-default} and *_file secrets', () => {
+    const t = tmpTree({
+      'kuzet.yaml': 'probes_dir: probes\nstore:\n  url: "${DB_URL}"\nserver:\n  public_url: "http://${HOST:-localhost}:8080"\nauth:\n  bootstrap_token_file: secret.txt\n',
+      'secret.txt': 's3cret-token\n',
+      'probes/.keep': '',
+    });
+    try {
+      const cfg = loadConfig(t.path('kuzet.yaml'), schemaPlugins, { DB_URL: 'postgres://u:p@127.0.0.1/k' });
+      assert.equal(cfg.kuzet.store.url, 'postgres://u:p@127.0.0.1/k');
+      assert.equal(cfg.kuzet.server.public_url, 'http://localhost:8080');
+      assert.equal(cfg.kuzet.auth.bootstrap_token, 's3cret-token');
+    } finally {
+      t.cleanup();
+    }
+  });
+
+  it('collects every problem, not just the first', () => {
+    const got = problems({ 'kuzet.yaml': 'server:\n  port: x\nlog:\n  level: y\n' });
+    assert.equal(got.length, 2);
+  });
+});
