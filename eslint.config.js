@@ -3,7 +3,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const road = ['sources', 'signals', 'incidents', 'requests', 'escalation', 'notify', 'reports', 'http', 'cli'];
+// signals is the shared record shape every source builds, so it sits first.
+const road = ['signals', 'sources', 'incidents', 'requests', 'escalation', 'notify', 'reports', 'http', 'cli'];
 const later = (stage) => road.slice(road.indexOf(stage) + 1);
 const zone = (stage) => ({
   files: [`src/${stage}/**/*.ts`],
@@ -11,7 +12,7 @@ const zone = (stage) => ({
     'no-restricted-imports': ['error', {
       patterns: later(stage).map((s) => ({
         group: [`**/${s}/*`, `**/${s}`],
-        message: `src/${stage} must not import from src/${s}: data flows sources -> signals -> incidents -> escalation -> notify.`,
+        message: `src/${stage} must not import from src/${s}: the road runs sources -> signals -> incidents -> escalation -> notify, and no stage imports a later one (signals, the shared record shape, comes first).`,
       })),
     }],
   },
@@ -28,7 +29,7 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'use a string-literal union' }],
     },
   },
-  ...['sources', 'signals', 'incidents', 'requests', 'escalation', 'notify'].map(zone),
+  ...['signals', 'sources', 'incidents', 'requests', 'escalation', 'notify'].map(zone),
   {
     files: ['src/**/*.ts'],
     ignores: ['src/clock.ts'],

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { writeAudit, type AuditEntry } from './access/audit.ts';
+import { writeAudits, type AuditEntry } from './access/audit.ts';
 import { TokenVerifier } from './access/tokens.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
 import { loadConfig, type LoadedConfig } from './config/load.ts';
@@ -10,6 +10,7 @@ import type { LifecyclePolicy } from './incidents/lifecycle.ts';
 import { openCounts } from './incidents/queries.ts';
 import { makeAuthorize } from './http/auth.ts';
 import { registerIncidentRoutes } from './http/routes/incidents.ts';
+import { registerIntakeRoutes } from './http/routes/intake.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { createServer } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -18,6 +19,7 @@ import { schemaPlugins } from './sections.ts';
 import { GroupCommitter } from './signals/batcher.ts';
 import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
+import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
 import { lockDataDir } from './store/lock.ts';
 import { openStore, redactUrl, type Store } from './store/store.ts';
@@ -101,9 +103,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const audits = new GroupCommitter<AuditEntry, void>(
     async (entries) => {
-      await store.tx(async (q) => {
-        for (const e of entries) await writeAudit(q, clock, e);
-      });
+      await writeAudits(store, clock, entries);
       return entries.map(() => undefined);
     },
     { maxBatch: 500, maxQueue: 100_000 },
@@ -130,6 +130,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
   let systems = new Set(config.kuzet.systems.map((s) => s.id));
   await registerIncidentRoutes(http, { q: store, engine, sink, clock, authorize, systems: () => systems });
   await registerAdminRoutes(http, { q: store, clock, authorize, forget: () => verifier.forget() });
+  await registerIntakeRoutes(http, {
+    q: store,
+    sink: intake,
+    clock,
+    log,
+    registry: metrics.registry,
+    authorize,
+    config: () => config.kuzet.intake as unknown as IntakeConfig,
+    startedAt: clock.now(),
+    version: VERSION,
+  });
 
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;

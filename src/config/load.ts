@@ -137,13 +137,18 @@ function readYaml(path: string, problems: ConfigProblem[], env: NodeJS.ProcessEn
 /** Replace ${ENV} references, read *_file secrets, and refuse literal secrets. */
 function resolveRefs(d: ParsedDoc, v: unknown, path: Array<string | number>, problems: ConfigProblem[], env: NodeJS.ProcessEnv, base: string): unknown {
   if (typeof v === 'string') {
-    return v.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
+    // A value that is exactly one reference takes the type its text spells: port: "${PORT:-8080}" is a number.
+    const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/.test(v);
+    const out = v.replace(ENV_REF, (_m, name: string, def: string | undefined) => {
       const val = env[name];
       if (val !== undefined && val !== '') return val;
       if (def !== undefined) return def;
       problems.push({ file: d.file, ...locate(d, path), path: showPath(path), message: `environment variable ${name} is not set` });
       return '';
     });
+    if (whole && /^-?\d+(\.\d+)?$/.test(out)) return Number(out);
+    if (whole && (out === 'true' || out === 'false')) return out === 'true';
+    return out;
   }
   if (Array.isArray(v)) return v.map((x, i) => resolveRefs(d, x, [...path, i], problems, env, base));
   if (v && typeof v === 'object') {

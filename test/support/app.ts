@@ -27,11 +27,11 @@ export interface TestApp {
 }
 
 /** The whole app in-process on a fresh store, with a fake clock and a temporary config folder. */
-export async function testApp(config = TEST_CONFIG, extraFiles: Record<string, string> = {}): Promise<TestApp> {
+export async function testApp(config = TEST_CONFIG, extraFiles: Record<string, string> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
   const t = tmpTree({ 'kuzet.yaml': config, 'probes/.keep': '', ...extraFiles });
   const store = await freshStore();
   const clock = new FakeClock('2026-03-02T04:00:00Z');
-  const app = await createApp({ configFile: t.path('kuzet.yaml'), store, clock, log: nullLogger, port: 0, env: {} });
+  const app = await createApp({ configFile: t.path('kuzet.yaml'), store, clock, log: nullLogger, port: 0, env });
   return {
     app,
     store,

@@ -1,0 +1,45 @@
+import { duration } from '../../config/schema.ts';
+
+/** The `intake:` section of config/kuzet.yaml. */
+export const intakeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    alertmanager: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        require_auth: { type: 'boolean', default: true, description: 'refuse alerts without a soc (or admin) token' },
+        default_system: { type: 'string', default: 'unknown', description: 'system for alerts with no system/service/job label' },
+      },
+    },
+    soc: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        replay_window: duration('5m'),
+        sources: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'secret'],
+            properties: {
+              name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' },
+              secret: { type: 'string', minLength: 16 },
+              system: { type: 'string', default: 'unknown' },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+export interface IntakeConfig {
+  alertmanager: { require_auth: boolean; default_system: string };
+  soc: { replay_window: string; sources: Array<{ name: string; secret: string; system: string }> };
+}
