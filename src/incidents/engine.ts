@@ -47,8 +47,21 @@ interface LedgerRow {
   last: number;
 }
 
-const lockSql = `SELECT count(pg_advisory_xact_lock(k)) FROM (
-  SELECT DISTINCT hashtextextended(f, 7305) AS k FROM jsonb_array_elements_text($1::jsonb) AS f ORDER BY k) AS locks`;
+// One transaction-scoped advisory lock serialises the engine's writers across kuzet instances sharing a
+// database: batches are large (group commit), so one writer at a time costs little, and it keeps the
+// lock table small (a lock per fingerprint would take thousands of slots per batch).
+const ENGINE_LOCK = 7_305_002;
+// Keyed by schema too, so separate kuzet deployments (or test schemas) in one database do not contend.
+const lockSql = 'SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)';
+
+/**
+ * Reserve n consecutive ids from a sequence. Only the engine draws from these sequences, and it holds
+ * the engine lock, so nextval + setval cannot interleave with another allocation.
+ */
+async function allocateIds(q: Queryable, seq: 'incidents_id_seq' | 'signals_id_seq', n: number): Promise<number> {
+  const r = await q.query<{ first: number }>(`SELECT first, setval('${seq}', first + $1::bigint - 1) FROM (SELECT nextval('${seq}') AS first) AS s`, [n]);
+  return Number(r.rows[0]!.first);
+}
 
 export class IncidentEngine {
   readonly #deps: EngineDeps;
@@ -71,7 +84,7 @@ export class IncidentEngine {
     const outcomes = await store.tx(async (q) => {
       const now = clock.now();
       const fingerprints = [...new Set(signals.map((s) => s.fingerprint))];
-      await q.query(lockSql, [JSON.stringify(fingerprints)]);
+      await q.query(lockSql, [ENGINE_LOCK]);
       const loaded = await q.query<IncidentRow>(
         `SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
           WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC`,
@@ -139,13 +152,13 @@ export class IncidentEngine {
       const newIncidents = [...touched.values()].filter((i) => i.isNew);
       const idMap = new Map<number, number>();
       if (newIncidents.length) {
-        const ids = await q.query<{ id: number }>(`SELECT nextval('incidents_id_seq') AS id FROM generate_series(1, $1::int)`, [newIncidents.length]);
-        newIncidents.forEach((inc, i) => idMap.set(inc.id, Number(ids.rows[i]!.id)));
+        const first = await allocateIds(q, 'incidents_id_seq', newIncidents.length);
+        newIncidents.forEach((inc, i) => idMap.set(inc.id, first + i));
       }
       const sigIdMap = new Map<number, number>();
       if (ledger.length) {
-        const ids = await q.query<{ id: number }>(`SELECT nextval('signals_id_seq') AS id FROM generate_series(1, $1::int)`, [ledger.length]);
-        ledger.forEach((r, i) => sigIdMap.set(r.id, Number(ids.rows[i]!.id)));
+        const first = await allocateIds(q, 'signals_id_seq', ledger.length);
+        ledger.forEach((r, i) => sigIdMap.set(r.id, first + i));
       }
       const realInc = (id: number) => (id < 0 ? idMap.get(id)! : id);
       const realSig = (id: number) => (id < 0 ? sigIdMap.get(id)! : id);
@@ -263,14 +276,13 @@ export class IncidentEngine {
     for (const hook of this.#hooks) await hook(q, changes);
   }
 
-  /** Lock one incident (and its fingerprint, so a concurrent batch cannot overwrite us), change it, write the event. */
+  /** Take the engine lock (so a concurrent batch cannot overwrite us), change one incident, write the event. */
   async #mutate(id: number, fn: (st: IncidentState, now: number) => IncidentEvent[]): Promise<IncidentState> {
     return this.#deps.store.tx(async (q) => {
-      const fp = await q.query<{ fingerprint: string }>('SELECT fingerprint FROM incidents WHERE id = $1', [id]);
-      if (!fp.rows[0]) throw notFound(`incident ${id}`);
-      await q.query(lockSql, [JSON.stringify([fp.rows[0].fingerprint])]);
+      await q.query(lockSql, [ENGINE_LOCK]);
       const r = await q.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE`, [id]);
-      const st = rowToState(r.rows[0]!);
+      if (!r.rows[0]) throw notFound(`incident ${id}`);
+      const st = rowToState(r.rows[0]);
       const now = this.#deps.clock.now();
       const events = fn(st, now);
       if (events.length === 0) return st;

@@ -26,7 +26,7 @@ export async function migrate(store: Store, log: (msg: string) => void = () => {
   const applied: string[] = [];
   for (const m of listMigrations()) {
     const done = await store.tx(async (q) => {
-      await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      await q.query('SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)', [LOCK_KEY]);
       const seen = await q.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (seen.rows.length > 0) return false;
       for (const stmt of splitSql(m.sql)) await q.query(stmt);
