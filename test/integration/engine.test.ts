@@ -67,6 +67,28 @@ describe(`incident engine on ${storeKind}`, () => {
   });
 });
 
+describe('two kuzet instances on one PostgreSQL', { skip: storeKind === 'postgres' ? false : 'needs KUZET_TEST_DATABASE_URL' }, () => {
+  it('open exactly one incident per fingerprint between them', async () => {
+    const a = await setup();
+    // A second engine on its own connection pool to the same schema, as a second process would have.
+    const { openStore } = await import('../../src/store/store.ts');
+    const schema = (await a.store.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s;
+    const storeB = await openStore({ url: process.env.KUZET_TEST_DATABASE_URL!, schema, poolSize: 4 });
+    const b = new IncidentEngine({ store: storeB, clock: a.clock, policy: () => policy });
+    try {
+      const ba = new GroupCommitter<Signal, unknown>((s) => a.engine.processBatch(s), { maxBatch: 50, maxQueue: 10_000 });
+      const bb = new GroupCommitter<Signal, unknown>((s) => b.processBatch(s), { maxBatch: 50, maxQueue: 10_000 });
+      await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? ba : bb).submit([sig({ fingerprint: `two-${i % 20}` })])));
+      const r = await a.store.query<{ n: number; total: number }>(`SELECT count(*)::int AS n, sum(signal_count)::int AS total FROM incidents WHERE fingerprint LIKE 'two-%'`);
+      assert.deepEqual(r.rows[0], { n: 20, total: 400 });
+      assert.equal((await ledgerTotal(a.store)).total, 400);
+    } finally {
+      await storeB.close();
+      await a.store.close();
+    }
+  });
+});
+
 describe(`incident lifecycle on ${storeKind}`, () => {
   it('resolves on a resolved signal, reopens inside the window, opens anew after it', async () => {
     const { store, clock, engine } = await setup();
