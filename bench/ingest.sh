@@ -37,11 +37,18 @@ intake:
   alertmanager: { require_auth: false }   # the harness's wrk script sends no credentials
 YAML
 
+cat >"$WORK/start-kuzet.sh" <<SH
+#!/usr/bin/env bash
+psql -qX -h 127.0.0.1 -p $PG_PORT -U postgres -c 'DROP DATABASE IF EXISTS kuzet_bench' -c 'CREATE DATABASE kuzet_bench' >/dev/null
+cd "$ROOT" && exec node --import tsx src/main.ts run --config "$WORK/kuzet.yaml"
+SH
+chmod +x "$WORK/start-kuzet.sh"
+
 echo "== Prometheus Alertmanager (in memory)"
 "$PEERS/01-alertmanager.sh"
 echo "== kuzet (committed to PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') before answering)"
 # A fresh database per repetition, so every repetition starts from the same state.
 TARGET_NAME=kuzet TARGET_URL="http://127.0.0.1:$KZ_PORT/api/v2/alerts" TARGET_READY_URL="http://127.0.0.1:$KZ_PORT/healthz" \
-TARGET_CMD="psql -qX -h 127.0.0.1 -p $PG_PORT -U postgres -c 'DROP DATABASE IF EXISTS kuzet_bench' -c 'CREATE DATABASE kuzet_bench' >/dev/null && exec node --import tsx $ROOT/src/main.ts run --config $WORK/kuzet.yaml" \
+TARGET_CMD="$WORK/start-kuzet.sh" \
   "$PEERS/01-alertmanager.sh"
 psql -qX -h 127.0.0.1 -p "$PG_PORT" -U postgres -d kuzet_bench -Atc "SELECT 'kuzet ledger (last repetition): ' || count(*) || ' rows, ' || coalesce(sum(repeat_count),0) || ' alerts committed' FROM signals"
