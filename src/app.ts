@@ -12,6 +12,12 @@ import { makeAuthorize } from './http/auth.ts';
 import { registerIncidentRoutes } from './http/routes/incidents.ts';
 import { registerIntakeRoutes } from './http/routes/intake.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
+import { AttachmentStore } from './requests/attachments.ts';
+import { CalendarSource } from './requests/calendar-source.ts';
+import { resolveRequestsConfig, type RequestsConfig, type RequestsConfigInput } from './requests/config.ts';
+import { registerRequestRoutes } from './requests/http.ts';
+import { registerRequestMetrics } from './requests/metrics.ts';
+import { RequestService } from './requests/service.ts';
 import { createServer } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
@@ -142,15 +148,41 @@ export async function createApp(opts: AppOptions): Promise<App> {
     version: VERSION,
   });
 
+  // Requests: user trouble reports and access requests with deadlines on the working calendar.
+  let requestsCfg: RequestsConfig = resolveRequestsConfig(config.kuzet.requests as RequestsConfigInput);
+  const calendar = new CalendarSource({ file: resolve(requestsCfg.calendar_file), clock, logger: log.child({ component: 'calendar' }) });
+  calendar.start();
+  const requestMetrics = registerRequestMetrics(metrics.registry, { store, clock });
+  const attachments = new AttachmentStore(resolve(requestsCfg.attachments.dir));
+  const requests = new RequestService({
+    store,
+    clock,
+    calendar: () => calendar.get(),
+    config: () => requestsCfg,
+    logger: log.child({ component: 'requests' }),
+    removeAttachment: (n) => attachments.remove(n),
+    metrics: requestMetrics,
+  });
+  await registerRequestRoutes(http, {
+    service: requests,
+    config: () => requestsCfg,
+    clock,
+    logger: log.child({ component: 'requests' }),
+    attachments,
+    authorize,
+    roleOf: (req) => req.principal?.role ?? 'viewer',
+    actorOf: (req) => (req.principal ? `token:${req.principal.name}` : 'anonymous'),
+    metrics: requestMetrics,
+  });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
   const sweep = () => {
     sweepTimer = null;
     if (stopped) return;
-    engine
-      .sweep(parseDuration(config.kuzet.signals.retention)!)
-      .then((r) => r.deleted + r.settled > 0 && log.info('sweep', r))
+    Promise.all([engine.sweep(parseDuration(config.kuzet.signals.retention)!), requests.eraseExpired()])
+      .then(([r, e]) => (r.deleted + r.settled + e.erased > 0) && log.info('sweep', { ...r, ...e }))
       .catch((err: Error) => log.error('sweep failed', { err: err.message }))
       .finally(() => {
         if (!stopped) sweepTimer = clock.setTimeout(sweep, 60_000);
@@ -193,6 +225,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
         const next = loadConfig(opts.configFile, schemaPlugins, opts.env);
         config = next;
         policy = policyOf(next);
+        requestsCfg = resolveRequestsConfig(next.kuzet.requests as RequestsConfigInput);
+        if (calendar.reload().ok) await requests.recomputeDeadlines();
         systems = new Set(next.kuzet.systems.map((s) => s.id));
         log.info('configuration reloaded', { file: opts.configFile });
         return null;

@@ -10,6 +10,7 @@ export const ERRORS = {
   KZ_ERR_PAYLOAD_TOO_LARGE: 'request body too large',
   KZ_ERR_UNSUPPORTED_MEDIA: 'unsupported content type',
   KZ_ERR_OVERLOADED: 'kuzet is overloaded; retry later',
+  KZ_ERR_RATE_LIMITED: 'too many submissions from this client; retry later',
   KZ_ERR_STORE: 'the store is unavailable',
   KZ_ERR_INTERNAL: 'internal error',
 } as const;

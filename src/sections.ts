@@ -1,7 +1,13 @@
 import type { SchemaPlugins } from './config/load.ts';
+import { REQUESTS_CONFIG_SCHEMA } from './requests/config.ts';
 import { intakeSchema } from './sources/webhooks/schema.ts';
+
+const withoutMeta = (s: object): object => {
+  const { $schema: _drop, ...rest } = s as { $schema?: string };
+  return rest;
+};
 
 // The config sections owned by later stages, plugged into the one schema. (Composition, like app.ts.)
 export const schemaPlugins: SchemaPlugins = {
-  sections: { intake: intakeSchema },
+  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA) },
 };

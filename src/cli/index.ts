@@ -8,6 +8,7 @@ import { SEVERITIES } from '../signals/signal.ts';
 import { holderOf } from '../store/lock.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore, type Store } from '../store/store.ts';
+import { calendarDueCommand } from '../requests/calendar-cli.ts';
 import { schemaPlugins } from '../sections.ts';
 import { api, ApiError } from './api-client.ts';
 import { incidentDetail, incidentTable, table } from './format.ts';
@@ -145,6 +146,22 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
     .action(async (id: number, text: string, o: { config: string; url?: string; token?: string }) => {
       await api(target(o), o.token, 'POST', `/api/v1/incidents/${id}/notes`, { text });
       io.out(`note added to incident #${id}\n`);
+    });
+
+  program
+    .command('calendar')
+    .description('the Kazakhstan working calendar')
+    .command('due')
+    .description('when a deadline falls: receipt day D0, working or calendar days, 18:00 Asia/Almaty')
+    .requiredOption('--from <time>', 'receipt time: ISO with a zone, or Almaty local "2026-03-20 17:59"')
+    .requiredOption('--rule <rule>', 'e.g. "3 working days", "3 calendar days"')
+    .option('--extend-to <days>', 'also show an extension to this many working days from the same D0', positiveInt)
+    .addOption(new Option('--calendar <file>', 'calendar file').default('config/calendars/kz.yaml'))
+    .addOption(new Option('--mode <mode>', 'calendar-day counting').choices(['next-working-day', 'elapsed']))
+    .action(async (o: { from: string; rule: string; extendTo?: number; calendar: string; mode?: 'next-working-day' | 'elapsed' }) => {
+      const r = await calendarDueCommand({ from: o.from, rule: o.rule, calendarFile: o.calendar, extendTo: o.extendTo, mode: o.mode });
+      if (r.exitCode !== 0) throw new Exit(r.exitCode, r.text.trimEnd());
+      io.out(r.text.endsWith('\n') ? r.text : r.text + '\n');
     });
 
   const tok = program.command('token').description('manage API tokens (directly in the store)');

@@ -1,0 +1,133 @@
+// The `requests` config section: its JSON Schema (draft-07, ajv) and defaults. The loader validates the section with
+// REQUESTS_CONFIG_SCHEMA; `resolveRequestsConfig` fills what is left out.
+
+export type FormKind = 'enbek' | 'ministry' | 'nqs';
+export type Role = 'viewer' | 'reporter' | 'soc' | 'oncall' | 'admin';
+export type AttachmentType = 'pdf' | 'png' | 'jpeg' | 'gif' | 'webp' | 'docx' | 'xlsx';
+
+export interface SystemEntry {
+  id: string;
+  form: FormKind;
+  name_ru: string;
+  name_kk: string;
+}
+
+export interface RequestsConfig {
+  calendar_file: string;
+  /** "N calendar days": 18:00 of D0+N moved to a working day, or the deemed receipt + N × 24 h. */
+  calendar_day_mode: 'next-working-day' | 'elapsed';
+  /** Warnings before the deadline, as fractions of its span. */
+  warn_fractions: number[];
+  /** Roles that see IIN, phone, e-mail, name and login whole; every other role sees them masked. */
+  personal_data_roles: Role[];
+  /** After a request is closed this long, its personal data is erased. */
+  retention: string;
+  attachments: {
+    /** A folder that nothing serves; files get generated names and mode 0600. */
+    dir: string;
+    max_bytes: number;
+    max_files: number;
+    types: AttachmentType[];
+  };
+  /** Public page: `max` per client address per `window`. API (authenticated): `api_max` per token per `window`. */
+  rate_limit: { max: number; window: string; api_max?: number };
+  systems: SystemEntry[];
+}
+
+const ROLES: Role[] = ['viewer', 'reporter', 'soc', 'oncall', 'admin'];
+export const ATTACHMENT_TYPES: AttachmentType[] = ['pdf', 'png', 'jpeg', 'gif', 'webp', 'docx', 'xlsx'];
+
+const sys = (id: string, form: FormKind, name_ru: string, name_kk: string): SystemEntry => ({ id, form, name_ru, name_kk });
+
+/** The systems of REQUIREMENTS ("The systems to watch"); ids must match the `system` of their probes. */
+export const DEFAULT_SYSTEMS: SystemEntry[] = [
+  sys('enbek', 'enbek', 'Электронная биржа труда (enbek.kz)', 'Электрондық еңбек биржасы (enbek.kz)'),
+  sys('nqs', 'nqs', 'Цифровая платформа НСК (career.enbek.kz)', 'ҰБЖ цифрлық платформасы (career.enbek.kz)'),
+  sys('social-services', 'ministry', 'Портал социальных услуг', 'Әлеуметтік қызметтер порталы'),
+  sys('disability-portal', 'ministry', 'Портал «Социальная защита лиц с инвалидностью»', '«Мүгедектігі бар адамдарды әлеуметтік қорғау» порталы'),
+  sys('pension-benefits', 'ministry', 'ИС назначения пенсий и пособий', 'Зейнетақылар мен жәрдемақыларды тағайындау АЖ'),
+  sys('e-sobes', 'ministry', 'ИС «Е-Собес»', '«Е-Собес» АЖ'),
+  sys('social-assistance', 'ministry', 'ИС «Социальная помощь»', '«Әлеуметтік көмек» АЖ'),
+  sys('payments', 'ministry', 'ИС обработки платежей', 'Төлемдерді өңдеу АЖ'),
+  sys('labour-market', 'ministry', 'ИС «Рынок труда»', '«Еңбек нарығы» АЖ'),
+  sys('sik-workstation', 'ministry', 'АРМ регистрации социального индивидуального кода', 'Әлеуметтік жеке кодты тіркеу АЖО'),
+  sys('pension-payments-db', 'ministry', 'ЦБД получателей пенсий и пособий', 'Зейнетақы мен жәрдемақы алушылардың ОДҚ'),
+  sys('qandas', 'ministry', 'ИС «Қандас»', '«Қандас» АЖ'),
+  sys('disability-db', 'ministry', 'ЦБД лиц с инвалидностью', 'Мүгедектігі бар адамдардың ОДҚ'),
+  sys('foreign-labour', 'ministry', 'ИС «Иностранная рабочая сила»', '«Шетелдік жұмыс күші» АЖ'),
+  sys('labour-protection', 'ministry', 'ИС «Охрана и безопасность труда»', '«Еңбекті қорғау және қауіпсіздігі» АЖ'),
+  sys('rehab-means', 'ministry', 'ИС «Технические средства реабилитации»', '«Оңалтудың техникалық құралдары» АЖ'),
+  sys('integration-bus', 'ministry', 'Интеграционная шина социально-трудовых ИС', 'Әлеуметтік-еңбек АЖ интеграциялық шинасы'),
+];
+
+export const REQUESTS_DEFAULTS: RequestsConfig = {
+  calendar_file: 'config/calendars/kz.yaml',
+  calendar_day_mode: 'next-working-day',
+  warn_fractions: [0.5, 0.75],
+  personal_data_roles: ['reporter', 'admin'],
+  retention: '1095d',
+  attachments: { dir: 'data/attachments', max_bytes: 10 * 1024 * 1024, max_files: 3, types: ['pdf', 'png', 'jpeg', 'docx', 'xlsx'] },
+  rate_limit: { max: 5, window: '10m', api_max: 200 },
+  systems: DEFAULT_SYSTEMS,
+};
+
+export const REQUESTS_CONFIG_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    calendar_file: { type: 'string', minLength: 1 },
+    calendar_day_mode: { type: 'string', enum: ['next-working-day', 'elapsed'] },
+    warn_fractions: { type: 'array', maxItems: 5, items: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } },
+    personal_data_roles: { type: 'array', uniqueItems: true, items: { type: 'string', enum: ROLES } },
+    retention: { type: 'string', format: 'duration' },
+    attachments: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        max_bytes: { type: 'integer', minimum: 1024, maximum: 100 * 1024 * 1024 },
+        max_files: { type: 'integer', minimum: 0, maximum: 10 },
+        types: { type: 'array', uniqueItems: true, items: { type: 'string', enum: ATTACHMENT_TYPES } },
+      },
+    },
+    rate_limit: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['max', 'window'],
+      properties: {
+        max: { type: 'integer', minimum: 1, maximum: 100000 },
+        window: { type: 'string', format: 'duration' },
+        api_max: { type: 'integer', minimum: 1, maximum: 1000000 },
+      },
+    },
+    systems: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'form', 'name_ru', 'name_kk'],
+        properties: {
+          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' },
+          form: { type: 'string', enum: ['enbek', 'ministry', 'nqs'] },
+          name_ru: { type: 'string', minLength: 1, maxLength: 200 },
+          name_kk: { type: 'string', minLength: 1, maxLength: 200 },
+        },
+      },
+    },
+  },
+} as const;
+
+/** The section with defaults filled in (a partial section as written in kuzet.yaml). */
+export type RequestsConfigInput = Omit<Partial<RequestsConfig>, 'attachments'> & { attachments?: Partial<RequestsConfig['attachments']> };
+
+export function resolveRequestsConfig(partial: RequestsConfigInput = {}): RequestsConfig {
+  return {
+    ...REQUESTS_DEFAULTS,
+    ...partial,
+    attachments: { ...REQUESTS_DEFAULTS.attachments, ...(partial.attachments ?? {}) },
+    rate_limit: partial.rate_limit ?? REQUESTS_DEFAULTS.rate_limit,
+    systems: partial.systems ?? REQUESTS_DEFAULTS.systems,
+  };
+}
