@@ -77,7 +77,10 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
       const at = main ? locate(main, ['probes_dir']) : { line: 1, col: 1 };
       problems.push({ file, ...at, path: 'probes_dir', message: `cannot read folder ${JSON.stringify(dir)}: ${(err as NodeJS.ErrnoException).code}` });
     }
-    const shown = (p: string) => relative(process.cwd(), p) || basename(p);
+    const shown = (p: string) => {
+      const rel = relative(process.cwd(), p);
+      return rel.startsWith('..') ? p : rel || basename(p);
+    };
     const names_seen = new Map<string, string>();
     for (const n of names) {
       const path = join(dir, n);
