@@ -2,10 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { quoteIdent, type Queryable, type Store, type StoreOptions } from './store.ts';
 
-export async function openPglite(dataDir: string, opts: StoreOptions): Promise<Store> {
+export async function openPglite(dataDir: string, opts: StoreOptions): Promise<Store & { dumpImage(): Promise<Blob> }> {
   if (!dataDir.includes('://')) mkdirSync(dataDir, { recursive: true });
   const db = await PGlite.create(dataDir, {
     parsers: { 20: (v: string) => Number(v), 1700: (v: string) => Number(v) },
+    ...(opts.image ? { loadDataDir: opts.image } : {}),
   });
   if (opts.schema) {
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}; SET search_path TO ${quoteIdent(opts.schema)}`);
@@ -21,6 +22,7 @@ export async function openPglite(dataDir: string, opts: StoreOptions): Promise<S
   // PGlite is one connection: a transaction holds it, and other queries wait for it to finish.
   return {
     kind: 'pglite',
+    dumpImage: () => db.dumpDataDir('none'),
     query: base.query,
     async exec(sql) {
       await db.exec(sql);

@@ -29,6 +29,8 @@ export interface StoreOptions {
   /** Schema to work in (tests give each store its own). */
   schema?: string;
   poolSize?: number;
+  /** PGlite only: start from this data directory image (PGlite.dumpDataDir) instead of running initdb. */
+  image?: Blob;
 }
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
