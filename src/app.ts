@@ -134,7 +134,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     },
   });
   let systems = new Set(config.kuzet.systems.map((s) => s.id));
-  await registerIncidentRoutes(http, { q: store, engine, sink, clock, authorize, systems: () => systems });
+  let affected: (ids: number[]) => Promise<Map<number, number>> = async () => new Map();
+  await registerIncidentRoutes(http, { q: store, engine, sink, clock, authorize, systems: () => systems, affected: (ids) => affected(ids) });
   await registerAdminRoutes(http, { q: store, clock, authorize, forget: () => verifier.forget() });
   await registerIntakeRoutes(http, {
     q: store,
@@ -163,6 +164,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     removeAttachment: (n) => attachments.remove(n),
     metrics: requestMetrics,
   });
+  affected = (ids) => requests.requestCountsByIncident(ids);
   await registerRequestRoutes(http, {
     service: requests,
     config: () => requestsCfg,

@@ -15,6 +15,8 @@ export interface IncidentRouteDeps {
   clock: Clock;
   authorize: Authorize;
   systems: () => ReadonlySet<string>;
+  /** How many user requests are linked to each incident (the users it hurts). */
+  affected?: (incidentIds: number[]) => Promise<Map<number, number>>;
 }
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'integer', minimum: 1, maximum: 9_007_199_254_740_991 } } } as const;
@@ -38,6 +40,7 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
       acknowledged_by: { type: 'string', nullable: true }, resolved_at: { type: 'string', nullable: true },
       resolved_by: { type: 'string', nullable: true }, reopen_count: { type: 'integer' }, signal_count: { type: 'integer' },
       last_signal_at: { type: 'string' },
+      user_requests: { type: 'integer', description: 'user trouble reports linked to this incident' },
       timeline: { type: 'array', items: { type: 'object', additionalProperties: true, properties: { id: { type: 'integer' }, at: { type: 'string' }, kind: { type: 'string' }, actor: { type: 'string' }, detail: { type: 'object', additionalProperties: true } } } },
     },
   });
@@ -86,7 +89,11 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
   app.get<{ Params: { id: number } }>('/api/v1/incidents/:id', {
     preHandler: d.authorize('viewer'),
     schema: { tags: ['incidents'], summary: 'One incident with its timeline', params: idParams, response: { 200: incidentRef, 404: errorRef } },
-  }, async (req) => getIncident(d.q, req.params.id));
+  }, async (req) => {
+    const inc = await getIncident(d.q, req.params.id);
+    const n = d.affected ? ((await d.affected([inc.id])).get(inc.id) ?? 0) : 0;
+    return { ...inc, user_requests: n };
+  });
 
   app.post<{ Body: { system: string; title: string; severity?: Signal['severity']; check?: string; description?: string; labels?: Record<string, string>; fingerprint?: string } }>('/api/v1/incidents', {
     preHandler: d.authorize('reporter'),

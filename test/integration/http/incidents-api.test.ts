@@ -47,6 +47,24 @@ describe(`incidents API on ${storeKind}`, () => {
     assert.deepEqual(show.json().timeline.map((e: { kind: string }) => e.kind), ['opened', 'acknowledged', 'note', 'resolved']);
   });
 
+  it('shows how many user reports an incident hurts', async () => {
+    const open = (await call('POST', '/api/v1/incidents', reporter, { system: 'integration-bus', title: 'bus queue stuck' })).json();
+    assert.equal((await call('GET', `/api/v1/incidents/${open.id}`, viewer)).json().user_requests, 0);
+    const report = await t.app.http.inject({
+      method: 'POST', url: '/report', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ system: 'enbek', contact: 'x', email: 'x@example.kz', subject: 's', body: 'b' }).toString(),
+    });
+    assert.ok(report.statusCode < 400, report.body);
+    const enbek = (await call('POST', '/api/v1/incidents', reporter, { system: 'enbek', title: 'enbek search empty' })).json();
+    await t.app.http.inject({
+      method: 'POST', url: '/report', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ system: 'enbek', contact: 'y', email: 'y@example.kz', subject: 's2', body: 'b2' }).toString(),
+    });
+    assert.equal((await call('GET', `/api/v1/incidents/${enbek.id}`, viewer)).json().user_requests, 1, 'the report filed while it was open is linked');
+    await call('POST', `/api/v1/incidents/${open.id}/resolve`, oncall, {});
+    await call('POST', `/api/v1/incidents/${enbek.id}/resolve`, oncall, {});
+  });
+
   it('pages through lists with a cursor', async () => {
     for (let i = 0; i < 5; i++) await call('POST', '/api/v1/incidents', reporter, { system: 'nqs', title: `report ${i}` });
     const p1 = (await call('GET', '/api/v1/incidents?system=nqs&limit=2', viewer)).json();
@@ -110,7 +128,7 @@ describe(`incidents API on ${storeKind}`, () => {
     const metrics = (await call('GET', '/metrics')).body;
     assert.match(metrics, /kuzet_signals_total\{source="staff"\} [1-9]/);
     assert.match(metrics, /kuzet_incidents_open\{system="nqs",severity="major"\} 5/);
-    assert.match(metrics, /kuzet_incident_duration_seconds_count 1/);
+    assert.match(metrics, /kuzet_incident_duration_seconds_count 3/);
     assert.match(metrics, /process_resident_memory_bytes/);
   });
 
