@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { writeAudits, type AuditEntry } from './access/audit.ts';
@@ -11,6 +12,11 @@ import { openCounts } from './incidents/queries.ts';
 import { makeAuthorize } from './http/auth.ts';
 import { registerIncidentRoutes } from './http/routes/incidents.ts';
 import { registerIntakeRoutes } from './http/routes/intake.ts';
+import type { EscalationConfig } from './escalation/config.ts';
+import { enqueueNotifications } from './escalation/outbox.ts';
+import { wireRequestDeadlines } from './escalation/request-deadlines.ts';
+import { registerEscalationRoutes } from './escalation/routes.ts';
+import { createEscalationService, type EscalationService } from './notify/service.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { AttachmentStore } from './requests/attachments.ts';
 import { CalendarSource } from './requests/calendar-source.ts';
@@ -52,6 +58,8 @@ export interface App {
   readonly sink: SignalSink;
   readonly http: FastifyInstance;
   readonly log: Logger;
+  readonly escalation: EscalationService;
+  readonly requests: RequestService;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -149,6 +157,32 @@ export async function createApp(opts: AppOptions): Promise<App> {
     version: VERSION,
   });
 
+  // Escalation: SLA policies, on-call, durable timers, and the outbox with its delivery worker.
+  const escalationCfg = () => config.kuzet.escalation as unknown as EscalationConfig;
+  const escalation = createEscalationService({
+    store,
+    clock,
+    engine,
+    config: escalationCfg,
+    runbooksDir: resolve('runbooks'),
+    log,
+    registry: metrics.registry,
+    instanceId: `${hostname()}:${process.pid}`,
+  });
+  await registerEscalationRoutes(http, {
+    store,
+    clock,
+    config: escalationCfg,
+    authorize,
+    acknowledge: (id, actor, note) => engine.acknowledge(id, actor, note),
+    actorOf: (req) => (req.principal ? `token:${req.principal.name}` : 'anonymous'),
+  });
+  const deadlines = wireRequestDeadlines(escalation.escalator, engine, clock);
+  const userMailChannel = (): string | undefined => {
+    const e = escalationCfg();
+    return e.user_mail_channel ?? Object.entries(e.channels ?? {}).find(([, c]) => c.type === 'email')?.[0];
+  };
+
   // Requests: user trouble reports and access requests with deadlines on the working calendar.
   let requestsCfg: RequestsConfig = resolveRequestsConfig(config.kuzet.requests as RequestsConfigInput);
   const calendar = new CalendarSource({ file: resolve(requestsCfg.calendar_file), clock, logger: log.child({ component: 'calendar' }) });
@@ -163,6 +197,24 @@ export async function createApp(opts: AppOptions): Promise<App> {
     logger: log.child({ component: 'requests' }),
     removeAttachment: (n) => attachments.remove(n),
     metrics: requestMetrics,
+    onDeadline: (q, change) => deadlines.onDeadline(q, change),
+    // The user's acknowledgement e-mail leaves through the outbox, committed with the acknowledgement itself.
+    onAcknowledged: async (q, mail) => {
+      const channel = userMailChannel();
+      if (!channel) {
+        log.warn('no e-mail channel configured: the acknowledgement of a request is not mailed', { request: mail.number });
+        return;
+      }
+      await enqueueNotifications(q, [{
+        key: `request-ack:${mail.requestId}`,
+        subjectKind: 'request',
+        subjectId: mail.requestId,
+        channel,
+        recipient: { address: mail.to },
+        lang: mail.lang,
+        message: { kind: 'mail', mail: { subject: mail.subject, text: mail.text } },
+      }], clock.now());
+    },
   });
   affected = (ids) => requests.requestCountsByIncident(ids);
   await registerRequestRoutes(http, {
@@ -201,12 +253,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
     sink,
     http,
     log,
+    escalation,
+    requests,
     async start() {
       if (started) throw new Error('already started');
       started = true;
       const port = opts.port ?? config.kuzet.server.port;
       const address = await http.listen({ host: config.kuzet.server.listen, port });
       sweepTimer = clock.setTimeout(sweep, 5_000);
+      await escalation.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -217,6 +272,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       // Stop intake first (new requests get 503), then finish in-flight writes, then close the store.
       await http.close();
       await intake.drain();
+      await escalation.stop();
       await audits.drain();
       if (ownStore) await store.close();
       unlock();
@@ -229,6 +285,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         policy = policyOf(next);
         requestsCfg = resolveRequestsConfig(next.kuzet.requests as RequestsConfigInput);
         if (calendar.reload().ok) await requests.recomputeDeadlines();
+        await escalation.reload();
         systems = new Set(next.kuzet.systems.map((s) => s.id));
         log.info('configuration reloaded', { file: opts.configFile });
         return null;

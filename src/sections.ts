@@ -1,4 +1,6 @@
 import type { SchemaPlugins } from './config/load.ts';
+import { escalationConfigProblems } from './escalation/check.ts';
+import { escalationConfigSchema, type EscalationConfig } from './escalation/config.ts';
 import { REQUESTS_CONFIG_SCHEMA } from './requests/config.ts';
 import { intakeSchema } from './sources/webhooks/schema.ts';
 
@@ -9,5 +11,6 @@ const withoutMeta = (s: object): object => {
 
 // The config sections owned by later stages, plugged into the one schema. (Composition, like app.ts.)
 export const schemaPlugins: SchemaPlugins = {
-  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA) },
+  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema) },
+  checks: [(k) => escalationConfigProblems(k.escalation as EscalationConfig)],
 };

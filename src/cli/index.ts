@@ -8,6 +8,8 @@ import { SEVERITIES } from '../signals/signal.ts';
 import { holderOf } from '../store/lock.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore, type Store } from '../store/store.ts';
+import type { EscalationConfig } from '../escalation/config.ts';
+import { oncallNowCommand, silenceAddCommand, silenceExpireCommand, silenceListCommand } from '../escalation/cli.ts';
 import { calendarDueCommand } from '../requests/calendar-cli.ts';
 import { schemaPlugins } from '../sections.ts';
 import { api, ApiError } from './api-client.ts';
@@ -163,6 +165,44 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       if (r.exitCode !== 0) throw new Exit(r.exitCode, r.text.trimEnd());
       io.out(r.text.endsWith('\n') ? r.text : r.text + '\n');
     });
+
+  const done = (r: { text: string; code: number }) => {
+    if (r.code !== 0) throw new Exit(r.code, r.text);
+    io.out(r.text + '\n');
+  };
+  program
+    .command('oncall')
+    .description('who is on call')
+    .command('now')
+    .description('who is on call now (or --at a time), per rotation, with overrides')
+    .addOption(cfgOpt())
+    .option('--rotation <name>', 'one rotation only')
+    .option('--at <time>', 'ISO 8601 time instead of now')
+    .option('--json', 'print JSON')
+    .action(async (o: { config: string; rotation?: string; at?: string; json?: boolean }) => {
+      const cfg = readConfig(o.config);
+      done(oncallNowCommand(cfg.kuzet.escalation as unknown as EscalationConfig, systemClock.now(), o));
+    });
+
+  const sil = program.command('silence').description('hold paging for matching incidents (they are still recorded)');
+  sil
+    .command('add')
+    .description('add a silence: kuzet silence add --match system=enbek --for 2h --reason "planned release"')
+    .addOption(cfgOpt())
+    .requiredOption('--match <key=value...>', 'label matchers (system, severity, source, check, any label)')
+    .option('--for <duration>', 'how long, e.g. 2h')
+    .option('--until <time>', 'or until an ISO 8601 time')
+    .requiredOption('--reason <text>', 'why')
+    .option('--author <name>', 'who', process.env.USER ?? 'cli')
+    .action(async (o: { config: string; match: string[]; for?: string; until?: string; reason: string; author: string }) => {
+      await withStore(o.config, async (store) => done(await silenceAddCommand(store, systemClock.now(), o)));
+    });
+  sil.command('ls').description('list active silences').addOption(cfgOpt()).option('--all', 'include expired').action(async (o: { config: string; all?: boolean }) => {
+    await withStore(o.config, async (store) => done(await silenceListCommand(store, systemClock.now(), o.all)));
+  });
+  sil.command('expire').description('end a silence now').addOption(cfgOpt()).argument('<id>').action(async (id: string, o: { config: string }) => {
+    await withStore(o.config, async (store) => done(await silenceExpireCommand(store, systemClock.now(), id)));
+  });
 
   const tok = program.command('token').description('manage API tokens (directly in the store)');
   tok

@@ -43,6 +43,10 @@ export interface LoadedConfig {
 export interface SchemaPlugins {
   sections?: Partial<Record<'intake' | 'logs' | 'escalation' | 'backups' | 'requests', object>>;
   probeFile?: object;
+  /** Checks the schema cannot express (cross-references); each problem's path starts at the top of kuzet.yaml. */
+  checks?: Array<(kuzet: KuzetConfig) => Array<{ path: Array<string | number>; message: string }>>;
+  /** The same for each probe file, with paths from the top of that file. */
+  probeChecks?: Array<(file: { probes: Array<Record<string, unknown>>; maintenance: Array<Record<string, unknown>> }) => Array<{ path: Array<string | number>; message: string }>>;
 }
 
 const SECRET_KEY = /(^|_)(password|secret|token|api_key|apikey|private_key)$/i;
@@ -68,6 +72,11 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
   const main = readYaml(file, problems, env);
   const kuzet = main ? validate(ajv, withSections(plugins), main, file, problems) : undefined;
   const probeFiles: ProbeFile[] = [];
+  if (kuzet && main) {
+    for (const check of plugins.checks ?? []) {
+      for (const p of check(kuzet as unknown as KuzetConfig)) problems.push({ file, ...locate(main, p.path), path: showPath(p.path), message: p.message });
+    }
+  }
   if (kuzet) {
     const dir = resolve(dirname(file), (kuzet as unknown as KuzetConfig).probes_dir);
     let names: string[] = [];
@@ -88,6 +97,9 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
       if (!doc) continue;
       const v = validate(ajv, plugins.probeFile ?? probeFileSchema, doc, shown(path), problems) as ProbeFile | undefined;
       if (!v) continue;
+      for (const check of plugins.probeChecks ?? []) {
+        for (const p of check(v)) problems.push({ file: shown(path), ...locate(doc, p.path), path: showPath(p.path), message: p.message });
+      }
       v.probes.forEach((p, i) => {
         const name = typeof p.name === 'string' ? p.name : undefined;
         if (!name) return;

@@ -79,163 +79,170 @@ export class IncidentEngine {
   /** Append signals (in order) to the ledger and apply them to incidents, all in one transaction. */
   async processBatch(signals: Signal[]): Promise<Outcome[]> {
     if (signals.length === 0) return [];
-    const { store, clock } = this.#deps;
-    const policy = this.#deps.policy();
-    const outcomes = await store.tx(async (q) => {
-      const now = clock.now();
-      const fingerprints = [...new Set(signals.map((s) => s.fingerprint))];
-      await q.query(lockSql, [ENGINE_LOCK]);
-      const loaded = await q.query<IncidentRow>(
-        `SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
-          WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC`,
-        [JSON.stringify(fingerprints)],
-      );
-      const latest = new Map<string, IncidentState>();
-      for (const r of loaded.rows) latest.set(r.fingerprint, rowToState(r));
-
-      let tempSeq = 0;
-      const temp = () => --tempSeq;
-      const touched = new Map<number, IncidentState>();
-      const ledger: LedgerRow[] = [];
-      const ledgerByTemp = new Map<number, LedgerRow>();
-      const folds = new Map<number, { n: number; last: number }>();
-      const events: Array<{ incident: IncidentState; event: IncidentEvent }> = [];
-      const results: Array<{ row: LedgerRow | null; foldId: number | null; incident: IncidentState | null; action: SignalAction }> = [];
-
-      for (const s of signals) {
-        const prev = latest.get(s.fingerprint) ?? null;
-        const wasStatus = prev?.status;
-        const t = applySignal(prev, s, now, policy, temp);
-        const inc = t.incident;
-        if (inc) {
-          latest.set(s.fingerprint, inc);
-          touched.set(inc.id, inc);
-          for (const e of t.events) events.push({ incident: inc, event: e });
-        }
-        const action: SignalAction = !inc
-          ? 'recorded'
-          : t.opened
-            ? 'opened'
-            : t.events.some((e) => e.kind === 'reopened')
-              ? 'reopened'
-              : s.status === 'resolved' && wasStatus !== 'resolved'
-                ? 'resolved'
-                : inc.status === 'resolved'
-                  ? 'recorded'
-                  : 'appended';
-        const hash = contentHash(s);
-        if (inc && inc.headHash === hash && inc.headSignalId !== null) {
-          const pending = ledgerByTemp.get(inc.headSignalId);
-          if (pending) {
-            pending.count += 1;
-            pending.last = Math.max(pending.last, s.observedAt);
-          } else {
-            const f = folds.get(inc.headSignalId) ?? { n: 0, last: s.observedAt };
-            f.n += 1;
-            f.last = Math.max(f.last, s.observedAt);
-            folds.set(inc.headSignalId, f);
-          }
-          results.push({ row: null, foldId: inc.headSignalId, incident: inc, action });
-        } else {
-          const row: LedgerRow = { id: temp(), s, hash, incidentId: inc?.id ?? null, count: 1, last: s.observedAt };
-          ledger.push(row);
-          ledgerByTemp.set(row.id, row);
-          if (inc) {
-            inc.headSignalId = row.id;
-            inc.headHash = hash;
-          }
-          results.push({ row, foldId: null, incident: inc, action });
-        }
-      }
-
-      // Give every new incident and ledger row a real id, then rewrite the references.
-      const newIncidents = [...touched.values()].filter((i) => i.isNew);
-      const idMap = new Map<number, number>();
-      if (newIncidents.length) {
-        const first = await allocateIds(q, 'incidents_id_seq', newIncidents.length);
-        newIncidents.forEach((inc, i) => idMap.set(inc.id, first + i));
-      }
-      const sigIdMap = new Map<number, number>();
-      if (ledger.length) {
-        const first = await allocateIds(q, 'signals_id_seq', ledger.length);
-        ledger.forEach((r, i) => sigIdMap.set(r.id, first + i));
-      }
-      const realInc = (id: number) => (id < 0 ? idMap.get(id)! : id);
-      const realSig = (id: number) => (id < 0 ? sigIdMap.get(id)! : id);
-      for (const inc of touched.values()) {
-        inc.id = realInc(inc.id);
-        if (inc.headSignalId !== null) inc.headSignalId = realSig(inc.headSignalId);
-      }
-
-      const existing = [...touched.values()].filter((i) => !i.isNew);
-      if (existing.length) {
-        await q.query(
-          `UPDATE incidents AS i SET severity = x.severity, status = x.status, flapping = x.flapping, flips = x.flips,
-             acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
-             resolved_by = x.resolved_by, reopen_count = x.reopen_count, signal_count = x.signal_count,
-             last_signal_at = x.last_signal_at, head_signal_id = x.head_signal_id, head_hash = x.head_hash, updated_at = x.updated_at
-           FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE} WHERE i.id = x.id`,
-          [JSON.stringify(existing.map(stateToRecord))],
-        );
-      }
-      if (newIncidents.length) {
-        await q.query(
-          `INSERT INTO incidents (${INCIDENT_COLUMNS}) SELECT ${INCIDENT_COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE}`,
-          [JSON.stringify(newIncidents.map(stateToRecord))],
-        );
-      }
-      if (ledger.length) {
-        const nowIso = new Date(now).toISOString();
-        await q.query(
-          `INSERT INTO signals (id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
-             content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id)
-           SELECT id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
-             content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id
-           FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, source text, system text, check_name text, fingerprint text,
-             severity text, status text, summary text, labels jsonb, payload jsonb, content_hash text, observed_at timestamptz,
-             last_observed_at timestamptz, received_at timestamptz, repeat_count integer, incident_id bigint)`,
-          [
-            JSON.stringify(
-              ledger.map((r) => ({
-                id: realSig(r.id),
-                source: r.s.source,
-                system: r.s.system,
-                check_name: r.s.check,
-                fingerprint: r.s.fingerprint,
-                severity: r.s.severity,
-                status: r.s.status,
-                summary: r.s.summary,
-                labels: r.s.labels,
-                payload: r.s.payload,
-                content_hash: r.hash,
-                observed_at: new Date(r.s.observedAt).toISOString(),
-                last_observed_at: new Date(r.last).toISOString(),
-                received_at: nowIso,
-                repeat_count: r.count,
-                incident_id: r.incidentId === null ? null : realInc(r.incidentId),
-              })),
-            ),
-          ],
-        );
-      }
-      if (folds.size) {
-        await q.query(
-          `UPDATE signals AS s SET repeat_count = s.repeat_count + x.n, last_observed_at = greatest(s.last_observed_at, x.last)
-           FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, n integer, last timestamptz) WHERE s.id = x.id`,
-          [JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() })))],
-        );
-      }
-      await this.#writeEvents(q, events);
-      await this.#runHooks(q, events);
-      return results.map<Outcome>((r) => ({
-        signalId: r.row ? realSig(r.row.id) : r.foldId!,
-        incidentId: r.incident ? r.incident.id : null,
-        action: r.action,
-        folded: r.row === null,
-      }));
-    });
+    const outcomes = await this.#deps.store.tx((q) => this.applyInTx(q, signals));
     this.#afterCommit(signals, outcomes);
     return outcomes;
+  }
+
+  /**
+   * The same as processBatch, inside a transaction the caller owns (a later stage that turns its own decision
+   * into a signal, atomically with that decision). Metrics count it only if the caller commits, so none here.
+   */
+  async applyInTx(q: Queryable, signals: Signal[]): Promise<Outcome[]> {
+    if (signals.length === 0) return [];
+    const { clock } = this.#deps;
+    const policy = this.#deps.policy();
+    const now = clock.now();
+    const fingerprints = [...new Set(signals.map((s) => s.fingerprint))];
+    await q.query(lockSql, [ENGINE_LOCK]);
+    const loaded = await q.query<IncidentRow>(
+      `SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
+        WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC`,
+      [JSON.stringify(fingerprints)],
+    );
+    const latest = new Map<string, IncidentState>();
+    for (const r of loaded.rows) latest.set(r.fingerprint, rowToState(r));
+
+    let tempSeq = 0;
+    const temp = () => --tempSeq;
+    const touched = new Map<number, IncidentState>();
+    const ledger: LedgerRow[] = [];
+    const ledgerByTemp = new Map<number, LedgerRow>();
+    const folds = new Map<number, { n: number; last: number }>();
+    const events: Array<{ incident: IncidentState; event: IncidentEvent }> = [];
+    const results: Array<{ row: LedgerRow | null; foldId: number | null; incident: IncidentState | null; action: SignalAction }> = [];
+
+    for (const s of signals) {
+      const prev = latest.get(s.fingerprint) ?? null;
+      const wasStatus = prev?.status;
+      const t = applySignal(prev, s, now, policy, temp);
+      const inc = t.incident;
+      if (inc) {
+        latest.set(s.fingerprint, inc);
+        touched.set(inc.id, inc);
+        for (const e of t.events) events.push({ incident: inc, event: e });
+      }
+      const action: SignalAction = !inc
+        ? 'recorded'
+        : t.opened
+          ? 'opened'
+          : t.events.some((e) => e.kind === 'reopened')
+            ? 'reopened'
+            : s.status === 'resolved' && wasStatus !== 'resolved'
+              ? 'resolved'
+              : inc.status === 'resolved'
+                ? 'recorded'
+                : 'appended';
+      const hash = contentHash(s);
+      if (inc && inc.headHash === hash && inc.headSignalId !== null) {
+        const pending = ledgerByTemp.get(inc.headSignalId);
+        if (pending) {
+          pending.count += 1;
+          pending.last = Math.max(pending.last, s.observedAt);
+        } else {
+          const f = folds.get(inc.headSignalId) ?? { n: 0, last: s.observedAt };
+          f.n += 1;
+          f.last = Math.max(f.last, s.observedAt);
+          folds.set(inc.headSignalId, f);
+        }
+        results.push({ row: null, foldId: inc.headSignalId, incident: inc, action });
+      } else {
+        const row: LedgerRow = { id: temp(), s, hash, incidentId: inc?.id ?? null, count: 1, last: s.observedAt };
+        ledger.push(row);
+        ledgerByTemp.set(row.id, row);
+        if (inc) {
+          inc.headSignalId = row.id;
+          inc.headHash = hash;
+        }
+        results.push({ row, foldId: null, incident: inc, action });
+      }
+    }
+
+    // Give every new incident and ledger row a real id, then rewrite the references.
+    const newIncidents = [...touched.values()].filter((i) => i.isNew);
+    const idMap = new Map<number, number>();
+    if (newIncidents.length) {
+      const first = await allocateIds(q, 'incidents_id_seq', newIncidents.length);
+      newIncidents.forEach((inc, i) => idMap.set(inc.id, first + i));
+    }
+    const sigIdMap = new Map<number, number>();
+    if (ledger.length) {
+      const first = await allocateIds(q, 'signals_id_seq', ledger.length);
+      ledger.forEach((r, i) => sigIdMap.set(r.id, first + i));
+    }
+    const realInc = (id: number) => (id < 0 ? idMap.get(id)! : id);
+    const realSig = (id: number) => (id < 0 ? sigIdMap.get(id)! : id);
+    for (const inc of touched.values()) {
+      inc.id = realInc(inc.id);
+      if (inc.headSignalId !== null) inc.headSignalId = realSig(inc.headSignalId);
+    }
+
+    const existing = [...touched.values()].filter((i) => !i.isNew);
+    if (existing.length) {
+      await q.query(
+        `UPDATE incidents AS i SET severity = x.severity, status = x.status, flapping = x.flapping, flips = x.flips,
+           acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
+           resolved_by = x.resolved_by, reopen_count = x.reopen_count, signal_count = x.signal_count,
+           last_signal_at = x.last_signal_at, head_signal_id = x.head_signal_id, head_hash = x.head_hash, updated_at = x.updated_at
+         FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE} WHERE i.id = x.id`,
+        [JSON.stringify(existing.map(stateToRecord))],
+      );
+    }
+    if (newIncidents.length) {
+      await q.query(
+        `INSERT INTO incidents (${INCIDENT_COLUMNS}) SELECT ${INCIDENT_COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE}`,
+        [JSON.stringify(newIncidents.map(stateToRecord))],
+      );
+    }
+    if (ledger.length) {
+      const nowIso = new Date(now).toISOString();
+      await q.query(
+        `INSERT INTO signals (id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
+           content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id)
+         SELECT id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
+           content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id
+         FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, source text, system text, check_name text, fingerprint text,
+           severity text, status text, summary text, labels jsonb, payload jsonb, content_hash text, observed_at timestamptz,
+           last_observed_at timestamptz, received_at timestamptz, repeat_count integer, incident_id bigint)`,
+        [
+          JSON.stringify(
+            ledger.map((r) => ({
+              id: realSig(r.id),
+              source: r.s.source,
+              system: r.s.system,
+              check_name: r.s.check,
+              fingerprint: r.s.fingerprint,
+              severity: r.s.severity,
+              status: r.s.status,
+              summary: r.s.summary,
+              labels: r.s.labels,
+              payload: r.s.payload,
+              content_hash: r.hash,
+              observed_at: new Date(r.s.observedAt).toISOString(),
+              last_observed_at: new Date(r.last).toISOString(),
+              received_at: nowIso,
+              repeat_count: r.count,
+              incident_id: r.incidentId === null ? null : realInc(r.incidentId),
+            })),
+          ),
+        ],
+      );
+    }
+    if (folds.size) {
+      await q.query(
+        `UPDATE signals AS s SET repeat_count = s.repeat_count + x.n, last_observed_at = greatest(s.last_observed_at, x.last)
+         FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, n integer, last timestamptz) WHERE s.id = x.id`,
+        [JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() })))],
+      );
+    }
+    await this.#writeEvents(q, events);
+    await this.#runHooks(q, events);
+    return results.map<Outcome>((r) => ({
+      signalId: r.row ? realSig(r.row.id) : r.foldId!,
+      incidentId: r.incident ? r.incident.id : null,
+      action: r.action,
+      folded: r.row === null,
+    }));
   }
 
   #afterCommit(signals: Signal[], outcomes: Outcome[]): void {

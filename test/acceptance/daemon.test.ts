@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -27,8 +27,10 @@ describe('the daemon as a real process', () => {
       });
       assert.equal(opened.status, 201);
       const id = ((await opened.json()) as { id: number }).id;
-      first.signal('SIGTERM');
+      // SIGTERM to the daemon itself (its pid is in the store's lock file); npm then exits with its status.
+      process.kill(Number(readFileSync(join(dataDir, 'kuzet.pid'), 'utf8')), 'SIGTERM');
       assert.equal(await first.exited, 0, `graceful stop exits 0\n${first.output()}`);
+      assert.ok(!existsSync(join(dataDir, 'kuzet.pid')), 'the lock is released');
       assert.match(first.output(), /"message":"kuzet stopped"/);
 
       const second = start('npm', ['start', '--silent'], env);
@@ -39,7 +41,7 @@ describe('the daemon as a real process', () => {
       const got = await fetch(`${base}/api/v1/incidents/${id}`, { headers: { authorization: 'Bearer kzt_acceptance_admin' } });
       assert.equal(got.status, 200);
       assert.equal(((await got.json()) as { title: string }).title, 'Acceptance: the home page is blank');
-      second.signal('SIGTERM');
+      process.kill(Number(readFileSync(join(dataDir, 'kuzet.pid'), 'utf8')), 'SIGTERM');
       assert.equal(await second.exited, 0);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

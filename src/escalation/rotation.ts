@@ -1,0 +1,118 @@
+import type { LayerConfig, RotationConfig } from './config.ts';
+
+// Who is on call: pure functions of (rotation, instant). A layer hands off daily or weekly at a local
+// time in the rotation's zone; later layers win where they cover the moment; overrides beat all layers.
+
+const DAY = 86_400_000;
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+
+// Kazakhstan moved to one zone, UTC+05:00 all year, on 2024-03-01. Hosts with older ICU data still
+// say +06:00 for Asia/Almaty, so the current rule is pinned here rather than trusted to the runtime.
+const FIXED_ZONES: Record<string, number> = { 'Asia/Almaty': 300, 'Asia/Qostanay': 300, UTC: 0, 'Etc/UTC': 0 };
+
+/** The zone's UTC offset in minutes at instant `t`; "+05:00"-style zones are accepted too. */
+export function zoneOffsetMinutes(zone: string, t: number): number {
+  if (zone in FIXED_ZONES) return FIXED_ZONES[zone]!;
+  const fixed = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
+  if (fixed) return (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3]));
+  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' })
+    .formatToParts(new Date(t))
+    .find((p) => p.type === 'timeZoneName')?.value;
+  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '');
+  if (!m) return 0; // "GMT" alone: UTC
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+}
+
+/** True when the zone is known to the runtime (or pinned / a fixed offset). */
+export function isValidZone(zone: string): boolean {
+  if (zone in FIXED_ZONES || /^[+-]\d{2}:\d{2}$/.test(zone)) return true;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const toLocal = (zone: string, t: number) => t + zoneOffsetMinutes(zone, t) * 60_000;
+/** Local wall-clock ms back to an instant (exact for fixed-offset zones; at a DST gap it may be an hour off). */
+const fromLocal = (zone: string, local: number) => local - zoneOffsetMinutes(zone, local - zoneOffsetMinutes(zone, local) * 60_000) * 60_000;
+
+function hhmmToMs(text: string | undefined): number {
+  if (!text) return 0;
+  const [h, m] = text.split(':').map(Number);
+  return (h! * 60 + m!) * 60_000;
+}
+
+export interface Shift {
+  layer: string;
+  person: string;
+  start: number;
+  end: number;
+}
+
+/** The shift of one layer at `t` (ignoring restrictions); null before the layer starts. */
+export function layerShift(layer: LayerConfig, zone: string, t: number): Shift | null {
+  const period = layer.hand_off === 'weekly' ? 7 * DAY : DAY;
+  let first = Date.parse(`${layer.start}T00:00:00Z`) + hhmmToMs(layer.hand_off_time);
+  if (layer.hand_off === 'weekly' && layer.hand_off_day) {
+    const want = WEEKDAYS.indexOf(layer.hand_off_day);
+    const have = new Date(first).getUTCDay();
+    first += ((want - have + 7) % 7) * DAY;
+  }
+  const local = toLocal(zone, t);
+  if (local < first || layer.members.length === 0) return null;
+  const idx = Math.floor((local - first) / period);
+  const startLocal = first + idx * period;
+  return {
+    layer: layer.name,
+    person: layer.members[idx % layer.members.length]!,
+    start: fromLocal(zone, startLocal),
+    end: fromLocal(zone, startLocal + period),
+  };
+}
+
+function covers(layer: LayerConfig, zone: string, t: number): boolean {
+  const r = layer.restrict;
+  if (!r) return true;
+  const local = toLocal(zone, t);
+  const d = new Date(local);
+  if (r.days?.length && !r.days.includes(WEEKDAYS[d.getUTCDay()]!)) return false;
+  if (r.hours) {
+    const [from, to] = r.hours.split('-');
+    const tod = local - Math.floor(local / DAY) * DAY;
+    const a = hhmmToMs(from);
+    const b = hhmmToMs(to);
+    if (a <= b ? !(tod >= a && tod < b) : !(tod >= a || tod < b)) return false;
+  }
+  return true;
+}
+
+export interface OnCall {
+  rotation: string;
+  /** The person paged now; null when no layer covers the moment. */
+  person: string | null;
+  layer: string | null;
+  override: boolean;
+  until: number | null;
+  layers: Array<Shift & { covering: boolean }>;
+}
+
+export const DEFAULT_ZONE = 'Asia/Almaty';
+
+export function onCallAt(name: string, rot: RotationConfig, t: number): OnCall {
+  const zone = rot.time_zone ?? DEFAULT_ZONE;
+  const layers: OnCall['layers'] = [];
+  for (const layer of rot.layers) {
+    const s = layerShift(layer, zone, t);
+    if (s) layers.push({ ...s, covering: covers(layer, zone, t) });
+  }
+  const ov = (rot.overrides ?? []).find((o) => Date.parse(o.start) <= t && t < Date.parse(o.end));
+  if (ov) return { rotation: name, person: ov.person, layer: null, override: true, until: Date.parse(ov.end), layers };
+  const top = [...layers].reverse().find((l) => l.covering);
+  return { rotation: name, person: top?.person ?? null, layer: top?.layer ?? null, override: false, until: top?.end ?? null, layers };
+}
+
+export function onCallNow(rotations: Record<string, RotationConfig> | undefined, t: number): OnCall[] {
+  return Object.entries(rotations ?? {}).map(([n, r]) => onCallAt(n, r, t));
+}

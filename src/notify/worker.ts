@@ -1,0 +1,295 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { parseDuration, type Clock, type Timer } from '../clock.ts';
+import type { ChannelConfig, EscalationConfig } from '../escalation/config.ts';
+import { subjectLabels } from '../escalation/match.ts';
+import { enqueueNotifications, OUTBOX_COLUMNS, rowToItem, type OutboxItem, type OutboxRow } from '../escalation/outbox.ts';
+import { nullLogger, type Logger } from '../log.ts';
+import type { Store } from '../store/store.ts';
+import type { Channel, SendResult } from './channel.ts';
+import { errorText } from './channel.ts';
+import { chooseRunbook, type Runbook } from './runbooks.ts';
+import { renderMessage } from './templates.ts';
+
+// The outbox delivery worker. Any number of instances may run: rows are claimed with
+// FOR UPDATE SKIP LOCKED and a lease (state 'sending', claimed_until). A worker that dies mid-claim
+// leaves the row to be re-claimed when the lease ends; one that dies before claiming leaves it pending.
+// Each delivery runs on its own with a timeout, so a hanging channel holds only its own slot.
+// Outcome when a send's result is unknown (timeout after the receiver got it): at-least-once; the
+// idempotency key travels with the message so receivers can drop the repeat.
+
+export interface DeliveryDeps {
+  store: Store;
+  clock: Clock;
+  config: () => EscalationConfig;
+  /** Live channel clients by configured name (see buildChannels). */
+  channels: () => Record<string, Channel>;
+  runbooks?: () => readonly Runbook[];
+  log?: Logger;
+  registry?: Registry;
+  /** Names this worker in claims (instance id). */
+  workerId?: string;
+  /** 0..1, for back-off jitter; tests pass a fixed one. */
+  random?: () => number;
+  intervalMs?: number;
+}
+
+const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 6, fallbackAfter: 3, leaseMs: 60_000, baseMs: 5_000, maxMs: 600_000, concurrency: 16 };
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export class DeliveryWorker {
+  readonly #deps: DeliveryDeps;
+  readonly #log: Logger;
+  readonly #id: string;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #buckets = new Map<string, Bucket>();
+  readonly #outcomes?: Counter<'channel' | 'outcome'>;
+  readonly #latency?: Histogram<'channel'>;
+  #running = false;
+  #timer: Timer | null = null;
+  #pumping: Promise<number> | null = null;
+  #nudges: Timer[] = [];
+
+  constructor(deps: DeliveryDeps) {
+    this.#deps = deps;
+    this.#log = deps.log ?? nullLogger;
+    this.#id = deps.workerId ?? `w-${Math.floor((deps.random ?? Math.random)() * 1e9).toString(36)}`;
+    const reg = deps.registry;
+    if (reg) {
+      this.#outcomes = new Counter({ name: 'kuzet_notifications_total', help: 'Notification delivery attempts by outcome', labelNames: ['channel', 'outcome'], registers: [reg] });
+      this.#latency = new Histogram({
+        name: 'kuzet_notification_delivery_seconds',
+        help: 'From the decision to page to the channel accepting the message',
+        labelNames: ['channel'],
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300],
+        registers: [reg],
+      });
+      const store = deps.store;
+      new Gauge({
+        name: 'kuzet_notification_dead_letters',
+        help: 'Notifications given up on (listable in the API)',
+        registers: [reg],
+        async collect() {
+          const r = await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE state = 'dead'`).catch(() => null);
+          if (r) this.set(Number(r.rows[0]!.n));
+        },
+      });
+    }
+  }
+
+  #settings(): Required<NonNullable<EscalationConfig['outbox']>> {
+    const o = this.#deps.config().outbox ?? {};
+    return {
+      lease: o.lease ?? '60s',
+      base_backoff: o.base_backoff ?? '5s',
+      max_backoff: o.max_backoff ?? '10m',
+      concurrency: o.concurrency ?? DEFAULTS.concurrency,
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop();
+  }
+
+  /** Idempotent; stops claiming and waits for deliveries in flight (each is bounded by its timeout). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#timer?.cancel();
+    this.#timer = null;
+    for (const t of this.#nudges) t.cancel();
+    this.#nudges = [];
+    await this.#pumping?.catch(() => {});
+    await this.drain();
+  }
+
+  #loop(): void {
+    if (!this.#running) return;
+    void this.pump()
+      .catch((err) => this.#log.error('outbox pump failed', { err }))
+      .finally(() => {
+        if (this.#running) this.#timer = this.#deps.clock.setTimeout(() => this.#loop(), this.#deps.intervalMs ?? 500);
+      });
+  }
+
+  /**
+   * New rows were decided in a transaction that is about to commit: look a few times soon, rather than
+   * waiting for the next poll. (The hook that decides runs before the commit, so the first look may be early.)
+   */
+  nudge(): void {
+    if (!this.#running || this.#nudges.length) return;
+    for (const ms of [10, 40, 100, 250]) {
+      const t = this.#deps.clock.setTimeout(() => {
+        this.#nudges = this.#nudges.filter((x) => x !== t);
+        void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+      }, ms);
+      this.#nudges.push(t);
+    }
+  }
+
+  /** Claim what is due (up to the free slots) and start sending it. Returns how many were claimed. */
+  pump(): Promise<number> {
+    if (this.#pumping) return this.#pumping;
+    this.#pumping = this.#claimAndSend().finally(() => (this.#pumping = null));
+    return this.#pumping;
+  }
+
+  /** Wait for every delivery in flight. */
+  async drain(): Promise<void> {
+    while (this.#inflight.size) await Promise.all([...this.#inflight]);
+  }
+
+  /** Deliver everything due now and wait for it (tests, `kuzet notify flush`). */
+  async runOnce(): Promise<number> {
+    const n = await this.pump();
+    await this.drain();
+    return n;
+  }
+
+  async #claimAndSend(): Promise<number> {
+    const s = this.#settings();
+    const free = s.concurrency - this.#inflight.size;
+    if (free <= 0) return 0;
+    const now = this.#deps.clock.now();
+    const lease = parseDuration(s.lease) ?? DEFAULTS.leaseMs;
+    const r = await this.#deps.store.query<OutboxRow>(
+      `UPDATE outbox SET state = 'sending', claimed_until = $2, claimed_by = $3, attempts = attempts + 1
+        WHERE id IN (SELECT id FROM outbox WHERE ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND claimed_until <= $1))
+                     ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+        RETURNING ${OUTBOX_COLUMNS}`,
+      [new Date(now).toISOString(), new Date(now + lease).toISOString(), this.#id, free],
+    );
+    for (const row of r.rows) {
+      const p = this.#deliver(rowToItem(row)).catch((err) => this.#log.error('delivery bookkeeping failed', { err }));
+      this.#inflight.add(p);
+      void p.finally(() => this.#inflight.delete(p));
+    }
+    return r.rows.length;
+  }
+
+  /** Take one token from the channel's bucket; returns 0 or the ms until one is free. */
+  #rateWait(name: string, cfg: ChannelConfig | undefined, now: number): number {
+    const rate = cfg?.rate_per_minute;
+    if (!rate) return 0;
+    const b = this.#buckets.get(name) ?? { tokens: rate, at: now };
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) * rate) / 60_000);
+    b.at = now;
+    this.#buckets.set(name, b);
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - b.tokens) * 60_000) / rate);
+  }
+
+  async #deliver(item: OutboxItem): Promise<void> {
+    const { clock, store } = this.#deps;
+    const cfg = this.#deps.config();
+    const chCfg = cfg.channels?.[item.channel];
+    const channel = this.#deps.channels()[item.channel];
+    const now = clock.now();
+    const wait = this.#rateWait(item.channel, chCfg, now);
+    if (wait > 0) {
+      // Over the channel's rate: back in the queue without spending an attempt.
+      await store.query(
+        `UPDATE outbox SET state = 'pending', attempts = attempts - 1, next_attempt_at = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3 AND state = 'sending'`,
+        [item.id, new Date(now + wait).toISOString(), this.#id],
+      );
+      this.#outcomes?.inc({ channel: item.channel, outcome: 'rate_limited' });
+      return;
+    }
+    let result: SendResult;
+    if (!channel || !chCfg) {
+      result = { ok: false, retry: false, error: `channel ${item.channel} is not configured` };
+    } else {
+      const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
+      const message = renderMessage(item.message, item.lang, runbook);
+      result = await this.#sendWithTimeout(channel, chCfg, item, message);
+    }
+    await this.#settle(item, chCfg, result);
+  }
+
+  async #sendWithTimeout(channel: Channel, chCfg: ChannelConfig, item: OutboxItem, message: ReturnType<typeof renderMessage>): Promise<SendResult> {
+    const timeoutMs = parseDuration(chCfg.timeout ?? '') ?? DEFAULTS.timeoutMs;
+    const ac = new AbortController();
+    let timer: Timer | null = null;
+    const timedOut = new Promise<SendResult>((resolve) => {
+      timer = this.#deps.clock.setTimeout(() => {
+        ac.abort();
+        resolve({ ok: false, retry: true, error: `timed out after ${timeoutMs} ms` });
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        channel.send({ message, address: item.recipient.address, idempotencyKey: item.key, signal: ac.signal }).catch(
+          (err): SendResult => ({ ok: false, retry: true, error: errorText(err) }), // a channel broke its contract: still just a failure
+        ),
+        timedOut,
+      ]);
+    } finally {
+      (timer as Timer | null)?.cancel();
+    }
+  }
+
+  async #settle(item: OutboxItem, chCfg: ChannelConfig | undefined, result: SendResult): Promise<void> {
+    const { clock, store } = this.#deps;
+    const now = clock.now();
+    const iso = new Date(now).toISOString();
+    if (result.ok) {
+      await store.query(
+        `UPDATE outbox SET state = 'sent', sent_at = $2, provider_id = $3, last_error = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $4`,
+        [item.id, iso, result.providerId ?? null, this.#id],
+      );
+      this.#outcomes?.inc({ channel: item.channel, outcome: 'sent' });
+      this.#latency?.observe({ channel: item.channel }, Math.max(0, now - item.createdAt) / 1000);
+      return;
+    }
+    const maxAttempts = chCfg?.max_attempts ?? DEFAULTS.maxAttempts;
+    const fallback = chCfg?.fallback;
+    const fallbackAfter = chCfg?.fallback_after ?? DEFAULTS.fallbackAfter;
+    this.#log.warn('notification failed', { id: item.id, channel: item.channel, attempt: item.attempts, error: result.error });
+    if (fallback && fallback !== item.channel && (item.attempts >= fallbackAfter || !result.retry)) {
+      await store.tx(async (q) => {
+        const u = await q.query(`UPDATE outbox SET state = 'failed_over', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3 AND state = 'sending'`, [
+          item.id,
+          result.error,
+          this.#id,
+        ]);
+        if (u.rowCount === 0) return; // lease lost to another worker: it owns the row now
+        const fbType = this.#deps.config().channels?.[fallback]?.type;
+        const person = item.recipient.person ? this.#deps.config().people?.[item.recipient.person] : undefined;
+        const address = person && fbType ? (fbType === 'email' ? person.email : fbType === 'slack' ? person.slack : fbType === 'telegram' ? person.telegram : undefined) : undefined;
+        await enqueueNotifications(
+          q,
+          [{ key: `${item.key}>${fallback}`, subjectKind: item.subjectKind, subjectId: item.subjectId, channel: fallback, recipient: { ...item.recipient, address }, lang: item.lang, message: item.message, fallbackOf: item.id }],
+          now,
+        );
+      });
+      this.#outcomes?.inc({ channel: item.channel, outcome: 'failed_over' });
+      return;
+    }
+    if (!result.retry || item.attempts >= maxAttempts) {
+      await store.query(`UPDATE outbox SET state = 'dead', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3`, [item.id, result.error, this.#id]);
+      this.#outcomes?.inc({ channel: item.channel, outcome: 'dead' });
+      this.#log.error('notification dead-lettered', { id: item.id, channel: item.channel, error: result.error });
+      return;
+    }
+    const s = this.#settings();
+    const delay = backoffMs(item.attempts, parseDuration(s.base_backoff) ?? DEFAULTS.baseMs, parseDuration(s.max_backoff) ?? DEFAULTS.maxMs, this.#deps.random ?? Math.random);
+    await store.query(
+      `UPDATE outbox SET state = 'pending', last_error = $2, next_attempt_at = $3, claimed_until = NULL WHERE id = $1 AND claimed_by = $4`,
+      [item.id, result.error, new Date(now + delay).toISOString(), this.#id],
+    );
+    this.#outcomes?.inc({ channel: item.channel, outcome: 'retry' });
+  }
+}
+
+/** Exponential back-off with "equal jitter": half fixed, half random, so retries of a burst spread out. */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + (exp / 2) * random());
+}
