@@ -31,6 +31,7 @@ import { schemaPlugins } from './sections.ts';
 import { GroupCommitter } from './signals/batcher.ts';
 import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
+import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
 import { lockDataDir } from './store/lock.ts';
@@ -60,6 +61,7 @@ export interface App {
   readonly log: Logger;
   readonly escalation: EscalationService;
   readonly requests: RequestService;
+  readonly probes: ProbeService;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -229,6 +231,18 @@ export async function createApp(opts: AppOptions): Promise<App> {
     metrics: requestMetrics,
   });
 
+  // Probes: one scheduler for every probe in probes/*.yaml; confirmed changes become signals.
+  const probes = new ProbeService({
+    clock,
+    sink,
+    store,
+    registry: metrics.registry,
+    logger: log.child({ component: 'probes' }),
+    settings: config.kuzet.probes as unknown as ProbesSection,
+  });
+  await probes.apply(config.probeFiles as unknown as ProbeFile[]);
+  await registerHeartbeatRoutes(http, probes);
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
@@ -255,6 +269,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log,
     escalation,
     requests,
+    probes,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -262,6 +277,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       const address = await http.listen({ host: config.kuzet.server.listen, port });
       sweepTimer = clock.setTimeout(sweep, 5_000);
       await escalation.start();
+      await probes.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -271,6 +287,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       sweepTimer?.cancel();
       // Stop intake first (new requests get 503), then finish in-flight writes, then close the store.
       await http.close();
+      await probes.stop();
       await intake.drain();
       await escalation.stop();
       await audits.drain();
@@ -286,6 +303,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         requestsCfg = resolveRequestsConfig(next.kuzet.requests as RequestsConfigInput);
         if (calendar.reload().ok) await requests.recomputeDeadlines();
         await escalation.reload();
+        await probes.apply(next.probeFiles as unknown as ProbeFile[]);
         systems = new Set(next.kuzet.systems.map((s) => s.id));
         log.info('configuration reloaded', { file: opts.configFile });
         return null;

@@ -11,6 +11,7 @@ import { openStore, type Store } from '../store/store.ts';
 import type { EscalationConfig } from '../escalation/config.ts';
 import { oncallNowCommand, silenceAddCommand, silenceExpireCommand, silenceListCommand } from '../escalation/cli.ts';
 import { calendarDueCommand } from '../requests/calendar-cli.ts';
+import { runProbeOnce, type ProbeFile } from '../sources/probes/index.ts';
 import { schemaPlugins } from '../sections.ts';
 import { api, ApiError } from './api-client.ts';
 import { incidentDetail, incidentTable, table } from './format.ts';
@@ -85,6 +86,19 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       const cfg = readConfig(o.config);
       const probes = cfg.probeFiles.reduce((n, f) => n + f.probes.length, 0);
       io.out(`configuration OK: ${o.config}, ${cfg.kuzet.systems.length} systems, ${probes} probes in ${cfg.probeFiles.length} files\n`);
+    });
+
+  program
+    .command('probe')
+    .description('run one probe once now and print the outcome of each step and assertion (nothing is stored or paged)')
+    .addOption(cfgOpt())
+    .argument('<name>', 'probe name from probes/*.yaml')
+    .action(async (name: string, o: { config: string }) => {
+      const cfg = readConfig(o.config);
+      const r = await runProbeOnce(name, cfg.probeFiles as unknown as ProbeFile[]);
+      if (r.exitCode === 2) throw new Exit(2, r.text.trimEnd());
+      io.out(r.text.endsWith('\n') ? r.text : r.text + '\n');
+      if (r.exitCode !== 0) throw new Exit(r.exitCode, `probe ${name} is down`);
     });
 
   program

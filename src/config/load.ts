@@ -41,12 +41,12 @@ export interface LoadedConfig {
 
 /** Schemas of the sections other stages own, and of one probe file; the composition root passes them. */
 export interface SchemaPlugins {
-  sections?: Partial<Record<'intake' | 'logs' | 'escalation' | 'backups' | 'requests', object>>;
+  sections?: Partial<Record<'intake' | 'logs' | 'escalation' | 'backups' | 'requests' | 'probes', object>>;
   probeFile?: object;
   /** Checks the schema cannot express (cross-references); each problem's path starts at the top of kuzet.yaml. */
   checks?: Array<(kuzet: KuzetConfig) => Array<{ path: Array<string | number>; message: string }>>;
-  /** The same for each probe file, with paths from the top of that file. */
-  probeChecks?: Array<(file: { probes: Array<Record<string, unknown>>; maintenance: Array<Record<string, unknown>> }) => Array<{ path: Array<string | number>; message: string }>>;
+  /** Checks across all probe files (names unique everywhere, …); each problem names its file and a path in it. */
+  probeChecks?: Array<(files: Array<{ file: string; data: ProbeFile }>) => Array<{ file: string; path: Array<string | number>; message: string }>>;
 }
 
 const SECRET_KEY = /(^|_)(password|secret|token|api_key|apikey|private_key)$/i;
@@ -91,23 +91,30 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
       return rel.startsWith('..') ? p : rel || basename(p);
     };
     const names_seen = new Map<string, string>();
+    const docs = new Map<string, ParsedDoc>();
     for (const n of names) {
       const path = join(dir, n);
       const doc = readYaml(path, problems, env, shown(path));
       if (!doc) continue;
       const v = validate(ajv, plugins.probeFile ?? probeFileSchema, doc, shown(path), problems) as ProbeFile | undefined;
       if (!v) continue;
-      for (const check of plugins.probeChecks ?? []) {
-        for (const p of check(v)) problems.push({ file: shown(path), ...locate(doc, p.path), path: showPath(p.path), message: p.message });
+      docs.set(shown(path), doc);
+      if (!plugins.probeChecks) {
+        v.probes.forEach((p, i) => {
+          const name = typeof p.name === 'string' ? p.name : undefined;
+          if (!name) return;
+          const before = names_seen.get(name);
+          if (before) problems.push({ file: shown(path), ...locate(doc, ['probes', i, 'name']), path: `probes[${i}].name`, message: `duplicate probe name "${name}" (also in ${before})` });
+          else names_seen.set(name, shown(path));
+        });
       }
-      v.probes.forEach((p, i) => {
-        const name = typeof p.name === 'string' ? p.name : undefined;
-        if (!name) return;
-        const before = names_seen.get(name);
-        if (before) problems.push({ file: shown(path), ...locate(doc, ['probes', i, 'name']), path: `probes[${i}].name`, message: `duplicate probe name "${name}" (also in ${before})` });
-        else names_seen.set(name, shown(path));
-      });
       probeFiles.push({ file: shown(path), probes: v.probes ?? [], maintenance: v.maintenance ?? [] });
+    }
+    for (const check of plugins.probeChecks ?? []) {
+      for (const p of check(probeFiles.map((f) => ({ file: f.file, data: f })))) {
+        const doc = docs.get(p.file);
+        problems.push({ file: p.file, ...(doc ? locate(doc, p.path) : { line: 1, col: 1 }), path: showPath(p.path), message: p.message });
+      }
     }
   }
   if (problems.length || !kuzet) throw new ConfigError(problems);
@@ -184,7 +191,8 @@ function resolveRefs(d: ParsedDoc, v: unknown, path: Array<string | number>, pro
         }
         continue;
       }
-      if (SECRET_KEY.test(k) && typeof x === 'string' && x !== '' && !/\$\{[^}]+\}/.test(x)) {
+      // A flow step's form field may name a value extracted at run time ({{password}}): not a literal secret.
+      if (SECRET_KEY.test(k) && typeof x === 'string' && x !== '' && !/\$\{[^}]+\}/.test(x) && !/^\{\{\s*[A-Za-z_][\w.]*\s*\}\}$/.test(x)) {
         problems.push({ file: d.file, ...locate(d, p), path: showPath(p), message: `secrets are never written in YAML: use "\${ENV_NAME}" or ${k}_file` });
         continue;
       }

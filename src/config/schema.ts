@@ -90,6 +90,7 @@ export const kuzetSchema = {
     escalation: { type: 'object', default: {} },
     backups: { type: 'object', default: {} },
     requests: { type: 'object', default: {} },
+    probes: { type: 'object', default: {} },
   },
 } as const;
 
@@ -116,6 +117,7 @@ export interface KuzetConfig {
   escalation: Record<string, unknown>;
   backups: Record<string, unknown>;
   requests: Record<string, unknown>;
+  probes: Record<string, unknown>;
 }
 
 export const probeFileSchema = {

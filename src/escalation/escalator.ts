@@ -157,6 +157,7 @@ export class Escalator {
           if (event.page) await this.#start(q, cfg, infoOf(incident), now);
           break;
         case 'severity_raised':
+        case 'maintenance_ended':
           if (event.page && !(await this.#current(q, incident.id))) await this.#start(q, cfg, infoOf(incident), now);
           break;
         case 'acknowledged':

@@ -40,6 +40,7 @@ export type ChangeKind =
   | 'acknowledged'
   | 'flapping_started'
   | 'flapping_stopped'
+  | 'maintenance_ended'
   | 'note';
 
 export interface IncidentEvent {
@@ -68,6 +69,9 @@ export interface Transition {
 }
 
 const actorOf = (s: Signal) => `${s.source}`;
+
+/** A signal raised inside a maintenance window is recorded, but does not page. */
+const inMaintenance = (labels: Record<string, string>) => labels.maintenance === 'true';
 
 function recordFlip(st: IncidentState, now: number, policy: LifecyclePolicy, events: IncidentEvent[], actor: string): void {
   st.flips = [...st.flips.filter((t) => t > now - policy.flapWindowMs), now];
@@ -151,8 +155,14 @@ export function applySignal(
     prev.updatedAt = now;
     const raised = higherSeverity(prev.severity, s.severity);
     if (raised !== prev.severity) {
-      events.push({ kind: 'severity_raised', at: now, actor, detail: { from: prev.severity, to: raised }, page: !prev.flapping });
+      events.push({ kind: 'severity_raised', at: now, actor, detail: { from: prev.severity, to: raised }, page: !prev.flapping && !inMaintenance(prev.labels) });
       prev.severity = raised;
+    }
+    if (inMaintenance(prev.labels) && !inMaintenance(s.labels)) {
+      // Still failing after the window: from now on it is an ordinary incident, and it pages.
+      const { maintenance: _m, maintenance_window: window, ...rest } = prev.labels;
+      prev.labels = rest;
+      events.push({ kind: 'maintenance_ended', at: now, actor, detail: window ? { window } : {}, page: !prev.flapping });
     }
     const settled = settleFlapping(prev, now, policy);
     if (settled) events.push(settled);
@@ -171,7 +181,8 @@ export function applySignal(
     prev.updatedAt = now;
     const wasFlapping = prev.flapping;
     recordFlip(prev, now, policy, events, actor);
-    events.unshift({ kind: 'reopened', at: now, actor, detail: { summary: s.summary, reopen_count: prev.reopenCount }, page: !wasFlapping && !prev.flapping });
+    prev.labels = { ...s.labels };
+    events.unshift({ kind: 'reopened', at: now, actor, detail: { summary: s.summary, reopen_count: prev.reopenCount }, page: !wasFlapping && !prev.flapping && !inMaintenance(s.labels) });
     const raised = higherSeverity(prev.severity, s.severity);
     if (raised !== prev.severity) {
       events.push({ kind: 'severity_raised', at: now, actor, detail: { from: prev.severity, to: raised }, page: false });
@@ -182,6 +193,7 @@ export function applySignal(
 
   const inc = newIncident(s, allocateId(), now);
   inc.signalCount = 1;
-  events.push({ kind: 'opened', at: now, actor, detail: { summary: s.summary, severity: s.severity, source: s.source }, page: true });
+  const maintenance = inMaintenance(s.labels);
+  events.push({ kind: 'opened', at: now, actor, detail: { summary: s.summary, severity: s.severity, source: s.source, ...(maintenance ? { maintenance: true } : {}) }, page: !maintenance });
   return { incident: inc, opened: true, events };
 }

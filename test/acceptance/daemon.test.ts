@@ -10,8 +10,10 @@ import { freePort, run, start, waitFor } from '../support/process.ts';
 describe('the daemon as a real process', () => {
   it('npm start answers /healthz, keeps what it accepted across a SIGTERM and a restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kuzet-accept-'));
+    const emptyDir = mkdtempSync(join(tmpdir(), 'kuzet-accept-probes-'));
     const port = await freePort();
-    const env = { KUZET_PORT: String(port), KUZET_DATA_DIR: dataDir, KUZET_ADMIN_TOKEN: 'kzt_acceptance_admin', DATABASE_URL: '' };
+    // No probes: the shipped ones watch the real portals, and tests reach nothing but loopback.
+    const env = { KUZET_PROBES_DIR: emptyDir, KUZET_PORT: String(port), KUZET_DATA_DIR: dataDir, KUZET_ADMIN_TOKEN: 'kzt_acceptance_admin', DATABASE_URL: '' };
     const base = `http://127.0.0.1:${port}`;
     try {
       const first = start('npm', ['start', '--silent'], env);
@@ -45,6 +47,7 @@ describe('the daemon as a real process', () => {
       assert.equal(await second.exited, 0);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+      rmSync(emptyDir, { recursive: true, force: true });
     }
   });
 

@@ -59,11 +59,13 @@ describe('configuration loading', () => {
   it('reports problems in probe files with their own file name, and duplicate probe names', () => {
     const got = problems({
       'kuzet.yaml': 'probes_dir: probes\n',
-      'probes/a.yaml': probeFile('  - name: home\n'),
-      'probes/b.yaml': probeFile('  - name: home\n'),
+      'probes/a.yaml': probeFile('  - { name: home, kind: tcp, system: enbek, tcp: { host: 127.0.0.1, port: 80 } }\n'),
+      'probes/b.yaml': probeFile('  - { name: other, kind: tcp, system: enbek, interval: fast, tcp: { host: 127.0.0.1, port: 80 } }\n'),
+      'probes/c.yaml': probeFile('  - { name: third, kind: tcp, system: enbek, tcp: { host: 127.0.0.1, port: 80 } }\n  - { name: home, kind: tcp, system: enbek, tcp: { host: 127.0.0.1, port: 80 } }\n'),
     });
-    assert.equal(got.length, 1);
-    assert.match(got[0]!, /probes\/b\.yaml:2:11: probes\[0\]\.name: duplicate probe name "home" \(also in .*probes\/a\.yaml\)/);
+    assert.equal(got.length, 2, got.join('\n'));
+    assert.match(got[0]!, /probes\/b\.yaml:2:\d+: probes\[0\]\.interval: expected a duration like "30s", got "fast"/);
+    assert.match(got[1]!, /probes\/c\.yaml:3:\d+: probes\[1\]\.name: probe "home" is already defined in .*probes\/a\.yaml/);
   });
 
   it('resolves ${ENV}, ${ENV:-default} and *_file secrets', () => {

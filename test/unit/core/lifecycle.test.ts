@@ -60,3 +60,21 @@ describe('incident lifecycle table', () => {
     assert.deepEqual(paged, ['resolved', 'reopened', 'resolved'], 'the third flip marks it flapping; after that nothing pages');
   });
 });
+
+describe('maintenance windows', () => {
+  it('a failure inside a window is recorded without paging, and pages once it outlasts the window', () => {
+    let now = Date.parse('2026-01-05T04:00:00Z');
+    let next = -1;
+    const m = { maintenance: 'true', maintenance_window: 'release', lang: 'ru' };
+    const t1 = applySignal(null, sig({ labels: m }), now, policy, () => next--);
+    assert.deepEqual(t1.events.map((e) => [e.kind, e.page]), [['opened', false]]);
+    const inc = t1.incident!;
+    now += MIN;
+    assert.deepEqual(applySignal(inc, sig({ labels: m, severity: 'critical' }), now, policy, () => next--).events.map((e) => [e.kind, e.page]), [['severity_raised', false]]);
+    now += MIN;
+    const t3 = applySignal(inc, sig({ labels: { lang: 'ru' } }), now, policy, () => next--);
+    assert.deepEqual(t3.events.map((e) => [e.kind, e.page]), [['maintenance_ended', true]]);
+    assert.deepEqual(inc.labels, { lang: 'ru' });
+    assert.deepEqual(applySignal(inc, sig({ labels: { lang: 'ru' } }), now + MIN, policy, () => next--).events, [], 'only once');
+  });
+});

@@ -1,0 +1,214 @@
+import { readFileSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { CookieJar } from './cookies.ts';
+import { PROBE_DEFAULTS } from './schema.ts';
+import type { HttpRequestSpec, TlsClientOptions } from './types.ts';
+
+// One HTTP exchange for the http and flow probes, through shared keep-alive undici Agents.
+// Hazards handled here, each turned into a precise reason instead of a throw or a hang:
+// - the timeout covers connect, headers AND body (undici's bodyTimeout is per chunk; a trickle defeats it);
+// - the body is read by streaming and abandoned at the size cap (a 2 GB body never sits in memory);
+// - text is decoded with a fatal decoder (Node otherwise replaces invalid UTF-8 bytes silently).
+
+export interface HttpExchange {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** Decoded text; undefined for a HEAD request or a non-text content type. */
+  text?: string;
+  bytes: number;
+  durationMs: number;
+  finalUrl: string;
+  redirects: number;
+}
+
+export type ExchangeOutcome = { ok: true; exchange: HttpExchange } | { ok: false; reason: string; durationMs: number };
+
+/** Shared dispatchers: one per TLS option set, so a probe with verification off never shares sockets with one that verifies. */
+export class HttpAgents {
+  #agents = new Map<string, Agent>();
+
+  constructor(private readonly opts: { lookup?: LookupFunction; connectionsPerOrigin?: number } = {}) {}
+
+  get(tls: TlsClientOptions | undefined): Dispatcher {
+    const key = JSON.stringify(tls ?? {});
+    let agent = this.#agents.get(key);
+    if (!agent) {
+      const connect: Record<string, unknown> = { rejectUnauthorized: tls?.verify !== false };
+      if (tls?.ca_file) connect.ca = readFileSync(tls.ca_file);
+      if (tls?.cert_file) connect.cert = readFileSync(tls.cert_file);
+      if (tls?.key_file) connect.key = readFileSync(tls.key_file);
+      if (tls?.servername) connect.servername = tls.servername;
+      if (this.opts.lookup) connect.lookup = this.opts.lookup;
+      agent = new Agent({
+        connections: this.opts.connectionsPerOrigin ?? 32,
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 120_000,
+        // The probe's own deadline (an AbortSignal) is the real limit; these only stop leaks.
+        headersTimeout: 300_000,
+        bodyTimeout: 300_000,
+        connect,
+      });
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#agents.values()];
+    this.#agents.clear();
+    await Promise.all(all.map((a) => a.close().catch(() => a.destroy())));
+  }
+}
+
+const TEXTUAL = /^(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded)|image\/svg)/i;
+
+export interface ExchangeOptions {
+  agents: HttpAgents;
+  signal: AbortSignal;
+  timeoutMs: number;
+  jar?: CookieJar;
+  userAgent?: string;
+}
+
+/** Perform one request (following redirects per the spec). Never throws. */
+export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promise<ExchangeOutcome> {
+  const t0 = performance.now();
+  const elapsed = () => Math.round((performance.now() - t0) * 100) / 100;
+  let phase: 'connecting' | 'reading the body' = 'connecting';
+  let received = 0;
+  let url: URL;
+  try {
+    url = new URL(spec.url);
+  } catch {
+    return { ok: false, reason: `invalid URL ${JSON.stringify(spec.url)}`, durationMs: 0 };
+  }
+  const maxRedirects = spec.follow_redirects === false ? 0 : spec.follow_redirects === true || spec.follow_redirects === undefined ? PROBE_DEFAULTS.followRedirects : spec.follow_redirects;
+  const cap = spec.max_body_bytes ?? PROBE_DEFAULTS.maxBodyBytes;
+  let method = (spec.method ?? 'GET').toUpperCase();
+  let body = requestBody(spec);
+  let dispatcher: Dispatcher;
+  try {
+    dispatcher = o.agents.get(spec.tls);
+  } catch (err) {
+    return { ok: false, reason: `cannot set up TLS: ${(err as Error).message}`, durationMs: 0 };
+  }
+  try {
+    for (let redirects = 0; ; redirects++) {
+      phase = 'connecting';
+      received = 0;
+      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', ...(spec.headers ?? {}) };
+      if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = body.type;
+      const cookie = o.jar?.header(url);
+      if (cookie) headers.cookie = cookie;
+      const res = await request(url, {
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body?.data,
+        signal: o.signal,
+        dispatcher,
+      });
+      o.jar?.store(url, res.headers['set-cookie']);
+      const location = res.headers.location;
+      const isRedirect = res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string';
+      if (isRedirect && maxRedirects > 0 && redirects >= maxRedirects) {
+        discard(res.body);
+        return { ok: false, reason: `too many redirects (more than ${maxRedirects}, last to ${new URL(location, url).toString()})`, durationMs: elapsed() };
+      }
+      if (isRedirect && redirects < maxRedirects) {
+        await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+        url = new URL(location, url);
+        if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+          method = 'GET';
+          body = undefined;
+        }
+        continue;
+      }
+      phase = 'reading the body';
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > cap) {
+          discard(res.body);
+          return { ok: false, reason: `body larger than ${cap} bytes (stopped reading at ${received})`, durationMs: elapsed() };
+        }
+        chunks.push(chunk);
+      }
+      const raw = Buffer.concat(chunks, received);
+      const type = String(res.headers['content-type'] ?? '');
+      let text: string | undefined;
+      if (method !== 'HEAD' && (type === '' || TEXTUAL.test(type))) {
+        const charset = /charset=["']?([\w.:-]+)/i.exec(type)?.[1] ?? 'utf-8';
+        let decoder: InstanceType<typeof TextDecoder>;
+        try {
+          decoder = new TextDecoder(charset, { fatal: true });
+        } catch {
+          return { ok: false, reason: `unsupported charset "${charset}"`, durationMs: elapsed() };
+        }
+        try {
+          text = decoder.decode(raw);
+        } catch {
+          return { ok: false, reason: `body is not valid ${charset} (${received} bytes; invalid byte sequence)`, durationMs: elapsed() };
+        }
+      }
+      return {
+        ok: true,
+        exchange: { status: res.statusCode, headers: res.headers, text, bytes: received, durationMs: elapsed(), finalUrl: url.toString(), redirects },
+      };
+    }
+  } catch (err) {
+    if (o.signal.aborted) {
+      const where = phase === 'connecting' ? 'waiting for the response headers' : `reading the body (${received} bytes received)`;
+      return { ok: false, reason: `timed out after ${o.timeoutMs} ms ${where}`, durationMs: elapsed() };
+    }
+    return { ok: false, reason: networkReason(err, url), durationMs: elapsed() };
+  }
+}
+
+/** Drop a response body we will not read; destroying it emits an error nobody else listens for. */
+function discard(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function requestBody(spec: HttpRequestSpec): { data: string; type: string } | undefined {
+  if (spec.form) return { data: new URLSearchParams(spec.form).toString(), type: 'application/x-www-form-urlencoded' };
+  if (spec.json !== undefined) return { data: JSON.stringify(spec.json), type: 'application/json' };
+  if (spec.body !== undefined) return { data: spec.body, type: 'text/plain; charset=utf-8' };
+  return undefined;
+}
+
+const CODES: Record<string, (u: URL) => string> = {
+  ECONNREFUSED: (u) => `connection refused by ${u.host}`,
+  ECONNRESET: (u) => `connection reset by ${u.host}`,
+  EPIPE: (u) => `connection closed by ${u.host} while sending`,
+  ENOTFOUND: (u) => `DNS lookup failed for ${u.hostname}: no such host`,
+  EAI_AGAIN: (u) => `DNS lookup failed for ${u.hostname}: temporary failure (EAI_AGAIN)`,
+  EHOSTUNREACH: (u) => `host ${u.hostname} unreachable`,
+  ENETUNREACH: (u) => `network unreachable for ${u.hostname}`,
+  CERT_HAS_EXPIRED: (u) => `TLS certificate of ${u.hostname} has expired`,
+  DEPTH_ZERO_SELF_SIGNED_CERT: (u) => `TLS certificate of ${u.hostname} is self-signed`,
+  SELF_SIGNED_CERT_IN_CHAIN: (u) => `TLS certificate chain of ${u.hostname} ends in an untrusted self-signed root`,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: (u) => `TLS certificate of ${u.hostname} cannot be verified (incomplete chain)`,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: (u) => `TLS certificate of ${u.hostname} has an unknown issuer`,
+  CERT_NOT_YET_VALID: (u) => `TLS certificate of ${u.hostname} is not yet valid`,
+  ERR_TLS_CERT_ALTNAME_INVALID: (u) => `TLS certificate does not name ${u.hostname}`,
+  UND_ERR_SOCKET: (u) => `connection to ${u.host} closed unexpectedly`,
+  UND_ERR_CONNECT_TIMEOUT: (u) => `connect to ${u.host} timed out`,
+  UND_ERR_HEADERS_OVERFLOW: () => 'response headers too large',
+};
+
+/** A precise reason from a network error (undici wraps the system error in `cause`). */
+export function networkReason(err: unknown, url: URL): string {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CODES[code]) return CODES[code](url);
+    // undici's parser errors often carry no code: the name is what tells them apart.
+    if ((e as { name?: unknown }).name === 'HTTPParserError') return `${url.host} did not answer with valid HTTP: ${(e as Error).message}`;
+  }
+  const e = err as { code?: string; message?: string };
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code ?? e.code;
+  return `request to ${url.host} failed: ${cause?.message ?? e.message ?? String(err)}${code ? ` (${code})` : ''}`;
+}

@@ -1,0 +1,265 @@
+import { setMaxListeners } from 'node:events';
+import type { LookupFunction } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../../clock.ts';
+import type { Logger } from '../../log.ts';
+import type { Store } from '../../store/store.ts';
+import { createProbe, runWithRetries } from './factory.ts';
+import { HttpAgents } from './http-client.ts';
+import { HeartbeatBook } from './kinds/heartbeat.ts';
+import type { HostSampler } from './kinds/host.ts';
+import { MaintenanceCalendar } from './maintenance.ts';
+import { probeMetrics, type ProbeMetrics } from './metrics.ts';
+import { ResultWriter, RollupJob, loadStates } from './results.ts';
+import type { Job } from './scheduler.ts';
+import { Scheduler } from './scheduler.ts';
+import { buildSignal, orphanResolved, type Signal, type SignalSink } from './signals.ts';
+import { advance, initialState, type ProbeState } from './state.ts';
+import type { Probe, ProbeFile, ProbeResult } from './types.ts';
+import { resolveProbe, type ResolvedProbe } from './validate.ts';
+import { parseDuration } from '../../clock.ts';
+
+// The probe source: one scheduler for all probes, confirmation state per probe, results to the store in
+// batches, signals to the sink only on confirmed changes. It knows nothing about incidents.
+
+/** The `probes:` section of kuzet.yaml (see probesSectionSchema); the probe files come from `probes_dir`. */
+export interface ProbesSection {
+  /** Probe runs at once (default 256). */
+  concurrency?: number;
+  /** Raw results kept this long (default "30d", at least "3d"). */
+  raw_retention?: string;
+  /** Zone of daily roll-ups (default Asia/Almaty). */
+  rollup_zone?: string;
+  /** How often roll-ups are recomputed (default "5m"). */
+  rollup_every?: string;
+}
+
+export const probesSectionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    concurrency: { type: 'integer', minimum: 1, maximum: 10_000, default: 256 },
+    raw_retention: { type: 'string', format: 'duration', default: '30d' },
+    rollup_zone: { type: 'string', minLength: 1, default: 'Asia/Almaty' },
+    rollup_every: { type: 'string', format: 'duration', default: '5m' },
+  },
+} as const;
+
+export interface ProbeServiceDeps {
+  clock: Clock;
+  sink: SignalSink;
+  /** Without a store results are not kept (the `kuzet probe` path, unit tests). */
+  store?: Store;
+  registry?: Registry;
+  logger?: Logger;
+  settings?: ProbesSection;
+  lookup?: LookupFunction;
+  hostSampler?: HostSampler;
+}
+
+interface Slot {
+  resolved: ResolvedProbe;
+  probe: Probe;
+  state: ProbeState;
+  last?: ProbeResult;
+}
+
+export interface ProbeStatus {
+  name: string;
+  system: string;
+  kind: string;
+  status: 'up' | 'down';
+  lastOk?: boolean;
+  lastReason?: string;
+  lastAt?: number;
+  nextDue?: number;
+}
+
+export class ProbeService {
+  readonly heartbeats: HeartbeatBook;
+  readonly #d: ProbeServiceDeps;
+  readonly #agents: HttpAgents;
+  readonly #scheduler: Scheduler;
+  readonly #writer?: ResultWriter;
+  readonly #rollups?: RollupJob;
+  readonly #metrics?: ProbeMetrics;
+  #slots = new Map<string, Slot>();
+  #calendar = new MaintenanceCalendar([]);
+  #stop = new AbortController();
+  #started = false;
+  #loadedStates?: Map<string, ProbeState>;
+
+  constructor(deps: ProbeServiceDeps) {
+    this.#d = deps;
+    this.#agents = new HttpAgents({ lookup: deps.lookup });
+    this.heartbeats = new HeartbeatBook(deps.clock, deps.store);
+    this.#metrics = deps.registry ? probeMetrics(deps.registry) : undefined;
+    this.#scheduler = new Scheduler({
+      clock: deps.clock,
+      concurrency: deps.settings?.concurrency ?? 256,
+      onError: (job, err) => deps.logger?.error('probe job failed', { probe: job, err }),
+      onLate: (ms) => this.#metrics?.lateness.observe(ms / 1000),
+    });
+    if (deps.store) {
+      const onError = (err: unknown) => deps.logger?.warn('probe results not written; will retry', { err });
+      this.#writer = new ResultWriter({ store: deps.store, clock: deps.clock, onError });
+      this.#rollups = new RollupJob({
+        store: deps.store,
+        clock: deps.clock,
+        zone: deps.settings?.rollup_zone,
+        rawRetentionDays: Math.ceil((parseDuration(deps.settings?.raw_retention ?? '30d') ?? 30 * 86_400_000) / 86_400_000),
+        everyMs: parseDuration(deps.settings?.rollup_every ?? '5m'),
+        onError: (err) => deps.logger?.warn('probe roll-up failed', { err }),
+      });
+    }
+  }
+
+  /**
+   * Apply validated probe files (start-up and SIGHUP). Probes kept by name keep their confirmation state;
+   * a removed probe that was down gets a resolved signal, so its incident does not stay open forever.
+   */
+  async apply(files: readonly ProbeFile[]): Promise<void> {
+    const defs = files.flatMap((f) => f.probes ?? []).filter((p) => p.enabled !== false);
+    this.#calendar = new MaintenanceCalendar(files.flatMap((f) => f.maintenance ?? []));
+    const firstLoad = this.#d.store !== undefined && this.#loadedStates === undefined;
+    if (this.#d.store && !this.#loadedStates) this.#loadedStates = await loadStates(this.#d.store);
+    const next = new Map<string, Slot>();
+    const deps = { clock: this.#d.clock, agents: this.#agents, heartbeats: this.heartbeats, lookup: this.#d.lookup, hostSampler: this.#d.hostSampler };
+    for (const def of defs) {
+      const resolved = resolveProbe(def);
+      const old = this.#slots.get(def.name);
+      const state = old?.state ?? this.#loadedStates?.get(def.name) ?? initialState();
+      next.set(def.name, { resolved, probe: createProbe(def, deps), state, last: old?.last });
+    }
+    const removed = [...this.#slots.values()].filter((s) => !next.has(s.resolved.name));
+    this.#slots = next;
+    this.#scheduler.setJobs([...next.values()].map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
+    const now = this.#d.clock.now();
+    const goodbyes: Signal[] = [];
+    for (const s of removed) {
+      if (s.state.status === 'down') {
+        goodbyes.push(buildSignal(s.resolved, 'resolved', { ok: true, reason: 'probe removed from the configuration', startedAt: now, durationMs: 0, assertions: [] }, undefined));
+      }
+      this.#writer?.setState(s.resolved.name, initialState());
+      this.#metrics?.up.remove({ probe: s.resolved.name, system: s.resolved.system });
+    }
+    // Down when kuzet stopped, and gone from the files since: resolve it, or its incident stays open.
+    for (const [name, st] of firstLoad ? this.#loadedStates! : []) {
+      if (next.has(name) || st.status !== 'down') continue;
+      if (st.system) goodbyes.push(orphanResolved(name, st.system, now));
+      this.#writer?.setState(name, initialState());
+    }
+    if (goodbyes.length) await this.#d.sink.submit(goodbyes).catch((err) => this.#d.logger?.warn('could not resolve removed probes', { err }));
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#stop = new AbortController();
+    setMaxListeners(0, this.#stop.signal); // one listener per running probe
+    await this.heartbeats.load();
+    this.#writer?.start();
+    this.#rollups?.start();
+    this.#scheduler.start();
+  }
+
+  /** Stop scheduling, abort running probes, write what is queued, close sockets. Idempotent. */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    this.#stop.abort();
+    await this.#scheduler.stop();
+    await this.#rollups?.stop();
+    await this.#writer?.stop();
+    await this.#agents.close();
+  }
+
+  status(): ProbeStatus[] {
+    return [...this.#slots.values()].map((s) => ({
+      name: s.resolved.name,
+      system: s.resolved.system,
+      kind: s.resolved.kind,
+      status: s.state.status,
+      lastOk: s.last?.ok,
+      lastReason: s.last?.reason,
+      lastAt: s.last?.startedAt,
+      nextDue: this.#scheduler.dueOf(s.resolved.name),
+    }));
+  }
+
+  /** For the heartbeat routes: the token of a heartbeat probe, undefined if there is none by that name. */
+  heartbeatToken(name: string): string | undefined {
+    const def = this.#slots.get(name)?.resolved.def;
+    // An empty or short token never authenticates anyone.
+    return def?.kind === 'heartbeat' && def.heartbeat.token.length >= 16 ? def.heartbeat.token : undefined;
+  }
+
+  get schedulerStats() {
+    return this.#scheduler.stats;
+  }
+
+  get writer(): ResultWriter | undefined {
+    return this.#writer;
+  }
+
+  /** Run one probe now, outside its schedule, through the same path (state, results, signals). */
+  async runNow(name: string): Promise<ProbeResult | undefined> {
+    if (!this.#slots.has(name)) return undefined;
+    await this.#runSlot(name);
+    return this.#slots.get(name)?.last;
+  }
+
+  #job(name: string, intervalMs: number): Job {
+    return { name, intervalMs, run: () => this.#runSlot(name) };
+  }
+
+  async #runSlot(name: string): Promise<void> {
+    let slot = this.#slots.get(name);
+    if (!slot) return;
+    const started = slot.resolved;
+    const result = await runWithRetries(slot.probe, started, this.#d.clock, this.#stop.signal);
+    if (this.#stop.signal.aborted && !result.ok) return; // aborted by stop: not an observation of the target
+    // A reload during the run replaces the slot (keeping its state): record into the current one.
+    slot = this.#slots.get(name);
+    if (!slot) return; // removed by the reload; its goodbye signal was sent there
+    const r = slot.resolved;
+    slot.last = result;
+    const windowName = this.#calendar.size ? this.#calendar.active(r, result.startedAt) : undefined;
+    const maintenance = windowName !== undefined;
+    this.#metrics?.up.set({ probe: r.name, system: r.system }, result.ok ? 1 : 0);
+    this.#metrics?.duration.observe({ system: r.system, kind: r.kind }, result.durationMs / 1000);
+    this.#metrics?.results.inc({ system: r.system, kind: r.kind, outcome: result.ok ? 'ok' : 'fail' });
+    this.#writer?.add({
+      probe: r.name,
+      system: r.system,
+      startedAt: result.startedAt,
+      durationMs: result.durationMs,
+      ok: result.ok,
+      intervalS: Math.max(1, Math.round(r.intervalMs / 1000)),
+      maintenance,
+      reason: result.reason?.slice(0, 1000),
+    });
+    if (this.#metrics && this.#writer) this.#metrics.dropped.set(this.#writer.dropped);
+    const prev = slot.state;
+    const step = advance(prev, { ok: result.ok, at: result.startedAt, severity: result.severity ?? r.severity, maintenance }, {
+      failures: r.confirm.failures,
+      of: r.confirm.of,
+      successes: r.recoverSuccesses,
+    });
+    if (!step.emit) {
+      slot.state = step.state;
+      return;
+    }
+    try {
+      await this.#d.sink.submit([buildSignal(r, step.emit, result, windowName, step.state.severity)]);
+      slot.state = step.state;
+      this.#writer?.setState(r.name, { ...step.state, system: r.system });
+    } catch (err) {
+      // Not committed: keep the old status so the next result attempts the same transition again.
+      if (step.emit === 'resolved') slot.state = { ...prev, successes: Math.max(0, r.recoverSuccesses - 1) };
+      else if (prev.status === 'up') slot.state = { ...prev, history: step.state.history };
+      else slot.state = { ...step.state, severity: prev.severity, maintenance: prev.maintenance };
+      this.#d.logger?.warn('probe signal not accepted; will retry on the next result', { probe: r.name, err });
+    }
+  }
+}
