@@ -31,6 +31,7 @@ import { schemaPlugins } from './sections.ts';
 import { GroupCommitter } from './signals/batcher.ts';
 import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
+import { LogIntake, saveCheckpoint, type LogsConfig } from './sources/logs/index.ts';
 import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
@@ -62,6 +63,7 @@ export interface App {
   readonly escalation: EscalationService;
   readonly requests: RequestService;
   readonly probes: ProbeService;
+  readonly logs: LogIntake;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -243,6 +245,24 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await probes.apply(config.probeFiles as unknown as ProbeFile[]);
   await registerHeartbeatRoutes(http, probes);
 
+  // Logs: files, journald and syslog through the log rules. The signals of a batch of lines and the read
+  // position after them commit in one transaction: a crash re-reads nothing and loses nothing.
+  const logs = new LogIntake((config.kuzet.logs ?? {}) as LogsConfig, {
+    store,
+    clock,
+    sink,
+    logger: log.child({ component: 'logs' }),
+    registry: metrics.registry,
+    configDir: config.dir,
+    commit: async (signals, checkpoint) => {
+      await store.tx(async (q) => {
+        await engine.applyInTx(q, signals);
+        if (checkpoint && (checkpoint.upserts.length || checkpoint.deletes.length)) await saveCheckpoint(q, checkpoint, clock.now());
+      });
+      for (const s of signals) metrics.signals.inc({ source: s.source });
+    },
+  });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
@@ -270,6 +290,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     escalation,
     requests,
     probes,
+    logs,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -278,6 +299,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       sweepTimer = clock.setTimeout(sweep, 5_000);
       await escalation.start();
       await probes.start();
+      await logs.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -288,6 +310,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       // Stop intake first (new requests get 503), then finish in-flight writes, then close the store.
       await http.close();
       await probes.stop();
+      await logs.stop();
       await intake.drain();
       await escalation.stop();
       await audits.drain();

@@ -44,7 +44,7 @@ export interface SchemaPlugins {
   sections?: Partial<Record<'intake' | 'logs' | 'escalation' | 'backups' | 'requests' | 'probes', object>>;
   probeFile?: object;
   /** Checks the schema cannot express (cross-references); each problem's path starts at the top of kuzet.yaml. */
-  checks?: Array<(kuzet: KuzetConfig) => Array<{ path: Array<string | number>; message: string }>>;
+  checks?: Array<(kuzet: KuzetConfig, configDir: string) => Array<{ path: Array<string | number>; message: string }>>;
   /** Checks across all probe files (names unique everywhere, …); each problem names its file and a path in it. */
   probeChecks?: Array<(files: Array<{ file: string; data: ProbeFile }>) => Array<{ file: string; path: Array<string | number>; message: string }>>;
 }
@@ -74,7 +74,7 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
   const probeFiles: ProbeFile[] = [];
   if (kuzet && main) {
     for (const check of plugins.checks ?? []) {
-      for (const p of check(kuzet as unknown as KuzetConfig)) problems.push({ file, ...locate(main, p.path), path: showPath(p.path), message: p.message });
+      for (const p of check(kuzet as unknown as KuzetConfig, dirname(resolve(file)))) problems.push({ file, ...locate(main, p.path), path: showPath(p.path), message: p.message });
     }
   }
   if (kuzet) {
