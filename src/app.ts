@@ -18,6 +18,7 @@ import { wireRequestDeadlines } from './escalation/request-deadlines.ts';
 import { registerEscalationRoutes } from './escalation/routes.ts';
 import { createEscalationService, type EscalationService } from './notify/service.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
+import { BackupService, registerBackupRoutes, resolveBackupsConfig, type BackupsConfig } from './backups/index.ts';
 import { AttachmentStore } from './requests/attachments.ts';
 import { CalendarSource } from './requests/calendar-source.ts';
 import { resolveRequestsConfig, type RequestsConfig, type RequestsConfigInput } from './requests/config.ts';
@@ -64,6 +65,7 @@ export interface App {
   readonly requests: RequestService;
   readonly probes: ProbeService;
   readonly logs: LogIntake;
+  readonly backups: BackupService;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -263,6 +265,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
     },
   });
 
+  // Backups proven by restoring them: scheduled backups, verification and restore drills.
+  const backups = new BackupService({
+    store,
+    clock,
+    sink,
+    registry: metrics.registry,
+    logger: log.child({ component: 'backups' }),
+    config: resolveBackupsConfig((config.kuzet.backups ?? {}) as BackupsConfig),
+  });
+  await registerBackupRoutes(http, { service: backups, authorize });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
@@ -291,6 +304,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     requests,
     probes,
     logs,
+    backups,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -300,6 +314,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await escalation.start();
       await probes.start();
       await logs.start();
+      await backups.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -311,6 +326,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await http.close();
       await probes.stop();
       await logs.stop();
+      await backups.stop({ abort: true });
       await intake.drain();
       await escalation.stop();
       await audits.drain();

@@ -1,10 +1,19 @@
 import type { SchemaPlugins } from './config/load.ts';
+import { backupsConfigProblems, backupsConfigSchema, type BackupsConfig } from './backups/index.ts';
 import { escalationConfigProblems } from './escalation/check.ts';
 import { escalationConfigSchema, type EscalationConfig } from './escalation/config.ts';
 import { REQUESTS_CONFIG_SCHEMA } from './requests/config.ts';
 import { logsConfigProblems, logsConfigSchema, type LogsConfig } from './sources/logs/index.ts';
 import { probeFileSchema, probeSetProblems, probesSectionSchema, type ProbeFile } from './sources/probes/index.ts';
 import { intakeSchema } from './sources/webhooks/schema.ts';
+
+/** "backups.jobs[0].schedule: message" -> { path: ['backups', 'jobs', 0, 'schedule'], message }. */
+function located(text: string): { path: Array<string | number>; message: string } {
+  const m = /^([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.*)$/s.exec(text);
+  if (!m) return { path: [], message: text };
+  const path = [...m[1]!.matchAll(/([a-z_]+)|\[(\d+)\]/g)].map((x) => (x[2] !== undefined ? Number(x[2]) : x[1]!));
+  return { path, message: m[2]! };
+}
 
 const withoutMeta = (s: object): object => {
   const { $schema: _drop, ...rest } = s as { $schema?: string };
@@ -13,8 +22,8 @@ const withoutMeta = (s: object): object => {
 
 // The config sections owned by later stages, plugged into the one schema. (Composition, like app.ts.)
 export const schemaPlugins: SchemaPlugins = {
-  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema), probes: probesSectionSchema, logs: withoutMeta(logsConfigSchema) },
+  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema), probes: probesSectionSchema, logs: withoutMeta(logsConfigSchema), backups: withoutMeta(backupsConfigSchema) },
   probeFile: probeFileSchema,
   probeChecks: [(files) => probeSetProblems(files.map((f) => ({ file: f.file, data: f.data as unknown as ProbeFile }))).map((p) => ({ file: p.file, path: p.segments, message: p.message }))],
-  checks: [(k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir)],
+  checks: [(k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir), (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located)],
 };

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createToken, isRole, listTokens, revokeToken, ROLES } from '../access/tokens.ts';
-import { systemClock } from '../clock.ts';
+import { parseDuration, systemClock } from '../clock.ts';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.ts';
 import type { PublicIncident } from '../incidents/rows.ts';
 import { SEVERITIES } from '../signals/signal.ts';
@@ -10,6 +10,9 @@ import { migrate } from '../store/migrate.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { EscalationConfig } from '../escalation/config.ts';
 import { oncallNowCommand, silenceAddCommand, silenceExpireCommand, silenceListCommand } from '../escalation/cli.ts';
+import { BACKUP_ACTIONS, backupCommand, BackupService, resolveBackupsConfig, type BackupsConfig } from '../backups/index.ts';
+import { IncidentEngine } from '../incidents/engine.ts';
+import { createMetrics } from '../metrics.ts';
 import { calendarDueCommand } from '../requests/calendar-cli.ts';
 import { runProbeOnce, type ProbeFile } from '../sources/probes/index.ts';
 import { schemaPlugins } from '../sections.ts';
@@ -99,6 +102,29 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       if (r.exitCode === 2) throw new Exit(2, r.text.trimEnd());
       io.out(r.text.endsWith('\n') ? r.text : r.text + '\n');
       if (r.exitCode !== 0) throw new Exit(r.exitCode, `probe ${name} is down`);
+    });
+
+  program
+    .command('backup')
+    .description('run, verify or drill backups now, with progress; a failure is recorded as a signal like a scheduled one')
+    .addOption(cfgOpt())
+    .argument('<action>', BACKUP_ACTIONS.join(' | '))
+    .argument('[name]', 'one job (default: every job)')
+    .action(async (action: string, name: string | undefined, o: { config: string }) => {
+      await withStore(o.config, async (store, cfg) => {
+        const inc = cfg.kuzet.incidents;
+        const policy = { reopenWindowMs: parseDuration(inc.reopen_window)!, flapFlips: inc.flapping.flips, flapWindowMs: parseDuration(inc.flapping.window)! };
+        const engine = new IncidentEngine({ store, clock: systemClock, policy: () => policy });
+        const service = new BackupService({
+          store,
+          clock: systemClock,
+          sink: { submit: (s) => engine.processBatch(s) },
+          registry: createMetrics(async () => []).registry,
+          config: resolveBackupsConfig((cfg.kuzet.backups ?? {}) as BackupsConfig),
+        });
+        const code = await backupCommand(action, name, { service, out: (line) => io.out(line + '\n') });
+        if (code !== 0) throw new Exit(code, `kuzet backup ${action}: ${code === 2 ? 'nothing was run' : 'failed'}`);
+      });
     });
 
   program

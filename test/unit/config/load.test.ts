@@ -46,6 +46,8 @@ describe('configuration loading', () => {
     ['a missing environment variable', { 'kuzet.yaml': 'store:\n  url: "${NO_SUCH_VAR}"\n' }, {}, ['kuzet.yaml:2:8: store.url: environment variable NO_SUCH_VAR is not set']],
     ['a missing secret file', { 'kuzet.yaml': 'auth:\n  bootstrap_token_file: nope.txt\n' }, {}, ['kuzet.yaml:2:25: auth.bootstrap_token_file: cannot read secret file: ENOENT']],
     ['a top level that is not a mapping', { 'kuzet.yaml': '- 1\n- 2\n' }, {}, ['kuzet.yaml:1:1: expected a mapping at the top level, got a list']],
+    ['a bad backup schedule (a cross-check)', { 'kuzet.yaml': 'backups:\n  jobs:\n    - { name: db, kind: postgres, dir: /tmp/b, schedule: "99 * * * *", postgres: { host: 127.0.0.1, database: x } }\n' }, {}, [/^kuzet\.yaml:3:\d+: backups\.jobs\[0\]\.schedule: .+/.source]],
+    ['an unknown escalation channel (a cross-check)', { 'kuzet.yaml': 'escalation:\n  policies:\n    - { name: p, steps: [{ after: 0m, notify: [{ channel: pager }] }] }\n' }, {}, [/^kuzet\.yaml:3:\d+: escalation\.policies\[0\]\.steps\[0\]\.notify\[0\]\.channel: unknown channel "pager"$/.source]],
     ['a missing probes folder', { 'kuzet.yaml': 'probes_dir: nowhere\n' }, {}, [/^kuzet\.yaml:1:13: probes_dir: cannot read folder ".*nowhere": ENOENT$/.source]],
   ];
   for (const [name, files, env, want] of cases) {
