@@ -19,7 +19,6 @@ CREATE TABLE signals (
   repeat_count     integer     NOT NULL DEFAULT 1,
   incident_id      bigint
 );
-CREATE INDEX signals_fingerprint_idx ON signals (fingerprint, id DESC);
 CREATE INDEX signals_last_observed_idx ON signals (last_observed_at);
 CREATE INDEX signals_incident_idx ON signals (incident_id);
 
@@ -50,7 +49,7 @@ CREATE TABLE incidents (
 -- At most one unresolved incident per fingerprint: the engine's dedup, enforced by the database too.
 CREATE UNIQUE INDEX incidents_one_open_idx ON incidents (fingerprint) WHERE status <> 'resolved';
 CREATE INDEX incidents_fingerprint_idx ON incidents (fingerprint, id DESC);
-CREATE INDEX incidents_status_idx ON incidents (status, system, severity);
+CREATE INDEX incidents_unresolved_idx ON incidents (system, severity) WHERE status <> 'resolved';
 CREATE INDEX incidents_opened_idx ON incidents (opened_at DESC, id DESC);
 CREATE INDEX incidents_head_idx ON incidents (head_signal_id);
 
