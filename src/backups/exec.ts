@@ -2,6 +2,8 @@
 // binary, a non-zero exit, a signal and a timeout all come back as a result with a readable reason.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 
 export interface ExecResult {
   ok: boolean;
@@ -15,6 +17,9 @@ export interface ExecResult {
   reason?: string;
   /** The spawn error code (ENOENT when the tool is missing). */
   spawnError?: string;
+  /** With `stdoutTo`: the SHA-256 (hex) and size of what was written, hashed as it streamed by. */
+  sha256?: string;
+  bytes?: number;
 }
 
 export interface ExecOptions {
@@ -22,6 +27,11 @@ export interface ExecOptions {
   cwd?: string;
   timeoutMs?: number;
   captureStdout?: boolean;
+  /**
+   * Write the child's stdout to this new file (created exclusively), hashing it on the way: the backup needs
+   * no second read to learn its SHA-256. A write error (a full disk) stops the child and fails the run.
+   */
+  stdoutTo?: string;
   /** Stop the child (SIGTERM, then SIGKILL) when this fires. */
   signal?: AbortSignal;
 }
@@ -44,7 +54,7 @@ export function runTool(cmd: string, args: string[], opts: ExecOptions = {}): Pr
     };
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', opts.captureStdout ? 'pipe' : 'ignore', 'pipe'] });
+      child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', opts.captureStdout || opts.stdoutTo ? 'pipe' : 'ignore', 'pipe'] });
     } catch (err) {
       resolve({ ok: false, code: null, signal: null, stderr: '', stdout: '', reason: `could not start ${cmd}: ${(err as Error).message}` });
       return;
@@ -69,10 +79,33 @@ export function runTool(cmd: string, args: string[], opts: ExecOptions = {}): Pr
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr = (stderr + d).slice(-MAX_CAPTURE);
     });
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-      if (stdout.length < MAX_CAPTURE) stdout += d;
-    });
+    let sink: ReturnType<typeof createWriteStream> | undefined;
+    let writeError: Error | undefined;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    if (opts.stdoutTo) {
+      const out = createWriteStream(opts.stdoutTo, { flags: 'wx' });
+      sink = out;
+      out.on('error', (err) => {
+        writeError ??= err;
+        // Keep draining the pipe (into nothing) so the child can be stopped and its streams can close.
+        child.stdout?.removeAllListeners('data');
+        child.stdout?.resume();
+        kill();
+      });
+      child.stdout?.on('data', (chunk: Buffer) => {
+        hash.update(chunk);
+        bytes += chunk.length;
+        if (!out.write(chunk)) child.stdout?.pause();
+      });
+      out.on('drain', () => child.stdout?.resume());
+    } else {
+      child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+        if (stdout.length < MAX_CAPTURE) stdout += d;
+      });
+    }
     child.on('error', (err: NodeJS.ErrnoException) => {
+      sink?.destroy();
       const missing = err.code === 'ENOENT';
       finish({
         ok: false,
@@ -82,8 +115,13 @@ export function runTool(cmd: string, args: string[], opts: ExecOptions = {}): Pr
         reason: missing ? `${cmd} not found on PATH (install the PostgreSQL client tools or tar)` : `could not start ${cmd}: ${err.message}`,
       });
     });
-    child.on('close', (code, signal) => {
-      if (code === 0) return finish({ ok: true, code, signal });
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (done) return;
+      if (writeError) {
+        stderr = `${writeError.message}\n${stderr}`;
+        return finish({ ok: false, code, signal, reason: `cannot write ${opts.stdoutTo}: ${writeError.message}` });
+      }
+      if (code === 0) return finish({ ok: true, code, signal, ...(sink ? { sha256: hash.digest('hex'), bytes } : {}) });
       const tail = lastLines(stderr, 3);
       let reason: string;
       if (timedOut) reason = `${cmd} did not finish within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s and was stopped`;
@@ -91,6 +129,13 @@ export function runTool(cmd: string, args: string[], opts: ExecOptions = {}): Pr
       else if (signal) reason = `${cmd} was killed by ${signal}`;
       else reason = `${cmd} exited with code ${code}`;
       finish({ ok: false, code, signal, reason: tail ? `${reason}: ${tail}` : reason });
+    };
+    child.on('close', (code, signal) => {
+      if (!sink) return settle(code, signal);
+      // Everything the child wrote must be on its way to the file (or have failed) before the result.
+      if (writeError || sink.destroyed) return settle(code, signal);
+      sink.end(() => settle(code, signal));
+      sink.once('error', () => settle(code, signal));
     });
   });
 }
