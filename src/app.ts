@@ -183,6 +183,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
     acknowledge: (id, actor, note) => engine.acknowledge(id, actor, note),
     actorOf: (req) => (req.principal ? `token:${req.principal.name}` : 'anonymous'),
   });
+  if (/change-me/.test(escalationCfg().ack_links?.secret ?? '')) {
+    log.warn('escalation.ack_links.secret is the shipped placeholder: anyone who reads the config can forge acknowledge links; set KUZET_ACK_SECRET');
+  }
   const deadlines = wireRequestDeadlines(escalation.escalator, engine, clock);
   const userMailChannel = (): string | undefined => {
     const e = escalationCfg();
