@@ -21,6 +21,7 @@ COPY probes ./probes
 COPY runbooks ./runbooks
 ENV NODE_ENV=production \
     KUZET_DATA_DIR=/var/lib/kuzet/pglite \
+    KUZET_ATTACHMENTS_DIR=/var/lib/kuzet/attachments \
     KUZET_PORT=8080 \
     KUZET_LISTEN=0.0.0.0
 USER kuzet
