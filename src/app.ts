@@ -7,9 +7,9 @@ import { TokenVerifier } from './access/tokens.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
 import { loadConfig, type LoadedConfig } from './config/load.ts';
 import { IncidentEngine } from './incidents/engine.ts';
-import type { LifecyclePolicy } from './incidents/lifecycle.ts';
+import { lifecyclePolicy } from './incidents/lifecycle.ts';
 import { openCounts } from './incidents/queries.ts';
-import { makeAuthorize } from './http/auth.ts';
+import { actorOf, makeAuthorize } from './http/auth.ts';
 import { registerIncidentRoutes } from './http/routes/incidents.ts';
 import { registerIntakeRoutes } from './http/routes/intake.ts';
 import type { EscalationConfig } from './escalation/config.ts';
@@ -72,20 +72,11 @@ export interface App {
   reload(): Promise<string | null>;
 }
 
-function policyOf(cfg: LoadedConfig): LifecyclePolicy {
-  const k = cfg.kuzet;
-  return {
-    reopenWindowMs: parseDuration(k.incidents.reopen_window)!,
-    flapFlips: k.incidents.flapping.flips,
-    flapWindowMs: parseDuration(k.incidents.flapping.window)!,
-  };
-}
-
 export async function createApp(opts: AppOptions): Promise<App> {
   const clock = opts.clock ?? systemClock;
   let config = loadConfig(opts.configFile, schemaPlugins, opts.env);
   const log = opts.log ?? createLogger({ level: config.kuzet.log.level });
-  let policy = policyOf(config);
+  let policy = lifecyclePolicy(config.kuzet.incidents);
 
   const storeCfg = config.kuzet.store;
   const ownStore = !opts.store;
@@ -181,7 +172,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     config: escalationCfg,
     authorize,
     acknowledge: (id, actor, note) => engine.acknowledge(id, actor, note),
-    actorOf: (req) => (req.principal ? `token:${req.principal.name}` : 'anonymous'),
+    actorOf,
   });
   if (/change-me/.test(escalationCfg().ack_links?.secret ?? '')) {
     log.warn('escalation.ack_links.secret is the shipped placeholder: anyone who reads the config can forge acknowledge links; set KUZET_ACK_SECRET');
@@ -234,7 +225,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     attachments,
     authorize,
     roleOf: (req) => req.principal?.role ?? 'viewer',
-    actorOf: (req) => (req.principal ? `token:${req.principal.name}` : 'anonymous'),
+    actorOf,
     metrics: requestMetrics,
   });
 
@@ -341,7 +332,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       try {
         const next = loadConfig(opts.configFile, schemaPlugins, opts.env);
         config = next;
-        policy = policyOf(next);
+        policy = lifecyclePolicy(next.kuzet.incidents);
         requestsCfg = resolveRequestsConfig(next.kuzet.requests as RequestsConfigInput);
         if (calendar.reload().ok) await requests.recomputeDeadlines();
         await escalation.reload();

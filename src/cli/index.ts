@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createToken, isRole, listTokens, revokeToken, ROLES } from '../access/tokens.ts';
-import { parseDuration, systemClock } from '../clock.ts';
+import { systemClock } from '../clock.ts';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.ts';
 import type { PublicIncident } from '../incidents/rows.ts';
 import { SEVERITIES } from '../signals/signal.ts';
@@ -12,6 +12,7 @@ import type { EscalationConfig } from '../escalation/config.ts';
 import { oncallNowCommand, silenceAddCommand, silenceExpireCommand, silenceListCommand } from '../escalation/cli.ts';
 import { BACKUP_ACTIONS, backupCommand, BackupService, resolveBackupsConfig, type BackupsConfig } from '../backups/index.ts';
 import { IncidentEngine } from '../incidents/engine.ts';
+import { lifecyclePolicy } from '../incidents/lifecycle.ts';
 import { createMetrics } from '../metrics.ts';
 import { calendarDueCommand } from '../requests/calendar-cli.ts';
 import { runProbeOnce, type ProbeFile } from '../sources/probes/index.ts';
@@ -112,8 +113,7 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
     .argument('[name]', 'one job (default: every job)')
     .action(async (action: string, name: string | undefined, o: { config: string }) => {
       await withStore(o.config, async (store, cfg) => {
-        const inc = cfg.kuzet.incidents;
-        const policy = { reopenWindowMs: parseDuration(inc.reopen_window)!, flapFlips: inc.flapping.flips, flapWindowMs: parseDuration(inc.flapping.window)! };
+        const policy = lifecyclePolicy(cfg.kuzet.incidents);
         const engine = new IncidentEngine({ store, clock: systemClock, policy: () => policy });
         const service = new BackupService({
           store,

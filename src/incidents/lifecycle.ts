@@ -1,3 +1,5 @@
+import { parseDuration } from '../clock.ts';
+import type { KuzetConfig } from '../config/schema.ts';
 import { higherSeverity, type Severity, type Signal } from '../signals/signal.ts';
 
 // The incident lifecycle as one pure function: (state, signal, now) -> (state, events).
@@ -58,6 +60,15 @@ export interface LifecyclePolicy {
   /** This many flips within flapWindowMs mark the incident flapping. */
   flapFlips: number;
   flapWindowMs: number;
+}
+
+/** The policy from the `incidents:` section of the config (durations already validated by the schema). */
+export function lifecyclePolicy(incidents: KuzetConfig['incidents']): LifecyclePolicy {
+  return {
+    reopenWindowMs: parseDuration(incidents.reopen_window)!,
+    flapFlips: incidents.flapping.flips,
+    flapWindowMs: parseDuration(incidents.flapping.window)!,
+  };
 }
 
 export interface Transition {
