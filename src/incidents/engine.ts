@@ -54,14 +54,66 @@ const ENGINE_LOCK = 7_305_002;
 // Keyed by schema too, so separate kuzet deployments (or test schemas) in one database do not contend.
 const lockSql = 'SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)';
 
-/**
- * Reserve n consecutive ids from a sequence. Only the engine draws from these sequences, and it holds
- * the engine lock, so nextval + setval cannot interleave with another allocation.
- */
-async function allocateIds(q: Queryable, seq: 'incidents_id_seq' | 'signals_id_seq', n: number): Promise<number> {
-  const r = await q.query<{ first: number }>(`SELECT first, setval('${seq}', first + $1::bigint - 1) FROM (SELECT nextval('${seq}') AS first) AS s`, [n]);
-  return Number(r.rows[0]!.first);
+function EVENTS_INSERT_SQL(param: string): string {
+  return `INSERT INTO incident_events (incident_id, at, kind, actor, detail)
+    SELECT incident_id, at, kind, actor, detail FROM jsonb_to_recordset(${param}::jsonb)
+      AS x(incident_id bigint, at timestamptz, kind text, actor text, detail jsonb)`;
 }
+
+function eventRecords(events: Array<{ incident: IncidentState; event: IncidentEvent }>) {
+  return events.map(({ incident, event }) => ({
+    incident_id: incident.id,
+    at: new Date(event.at).toISOString(),
+    kind: event.kind,
+    actor: event.actor,
+    detail: event.detail,
+  }));
+}
+
+/**
+ * Reserve consecutive ids from the incident and signal sequences, both in one round trip. Only the engine draws
+ * from these sequences, and it holds the engine lock, so nextval + setval cannot interleave with another allocation.
+ * A count of 0 draws nothing from that sequence.
+ */
+async function allocateIds(q: Queryable, incidents: number, signals: number): Promise<{ incident: number; signal: number }> {
+  const r = await q.query<{ incident: number | null; signal: number | null }>(
+    `SELECT (SELECT first FROM (SELECT nextval('incidents_id_seq') AS first) AS a, LATERAL (SELECT setval('incidents_id_seq', first + $1::bigint - 1)) AS b
+              WHERE $1::bigint > 0) AS incident,
+            (SELECT first FROM (SELECT nextval('signals_id_seq') AS first) AS a, LATERAL (SELECT setval('signals_id_seq', first + $2::bigint - 1)) AS b
+              WHERE $2::bigint > 0) AS signal`,
+    [incidents, signals],
+  );
+  return { incident: Number(r.rows[0]!.incident ?? 0), signal: Number(r.rows[0]!.signal ?? 0) };
+}
+
+// Data-modifying CTEs all run to completion whether or not the outer query reads them, and foreign keys are
+// checked at the end of the statement, so new incidents, their ledger rows and their events can go in together.
+// $1 changed incidents, $2 new incidents, $3 new ledger rows, $4 folds into existing ledger rows, $5 timeline events.
+const WRITE_BATCH_SQL = `
+WITH changed AS (
+  UPDATE incidents AS i SET severity = x.severity, status = x.status, flapping = x.flapping, flips = x.flips,
+    acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
+    resolved_by = x.resolved_by, reopen_count = x.reopen_count, signal_count = x.signal_count,
+    last_signal_at = x.last_signal_at, head_signal_id = x.head_signal_id, head_hash = x.head_hash, updated_at = x.updated_at
+  FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE} WHERE i.id = x.id RETURNING 1
+), opened AS (
+  INSERT INTO incidents (${INCIDENT_COLUMNS}) SELECT ${INCIDENT_COLUMNS} FROM jsonb_to_recordset($2::jsonb) AS ${INCIDENT_RECORD_TYPE} RETURNING 1
+), appended AS (
+  INSERT INTO signals (id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
+    content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id)
+  SELECT id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
+    content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id
+  FROM jsonb_to_recordset($3::jsonb) AS x(id bigint, source text, system text, check_name text, fingerprint text,
+    severity text, status text, summary text, labels jsonb, payload jsonb, content_hash text, observed_at timestamptz,
+    last_observed_at timestamptz, received_at timestamptz, repeat_count integer, incident_id bigint)
+  RETURNING 1
+), folded AS (
+  UPDATE signals AS s SET repeat_count = s.repeat_count + x.n, last_observed_at = greatest(s.last_observed_at, x.last)
+  FROM jsonb_to_recordset($4::jsonb) AS x(id bigint, n integer, last timestamptz) WHERE s.id = x.id RETURNING 1
+), timeline AS (
+  ${EVENTS_INSERT_SQL('$5')} RETURNING 1
+)
+SELECT 1`;
 
 export class IncidentEngine {
   readonly #deps: EngineDeps;
@@ -158,17 +210,14 @@ export class IncidentEngine {
       }
     }
 
-    // Give every new incident and ledger row a real id, then rewrite the references.
+    // Give every new incident and ledger row a real id (both sequences in one round trip), then rewrite the references.
     const newIncidents = [...touched.values()].filter((i) => i.isNew);
     const idMap = new Map<number, number>();
-    if (newIncidents.length) {
-      const first = await allocateIds(q, 'incidents_id_seq', newIncidents.length);
-      newIncidents.forEach((inc, i) => idMap.set(inc.id, first + i));
-    }
     const sigIdMap = new Map<number, number>();
-    if (ledger.length) {
-      const first = await allocateIds(q, 'signals_id_seq', ledger.length);
-      ledger.forEach((r, i) => sigIdMap.set(r.id, first + i));
+    if (newIncidents.length || ledger.length) {
+      const first = await allocateIds(q, newIncidents.length, ledger.length);
+      newIncidents.forEach((inc, i) => idMap.set(inc.id, first.incident + i));
+      ledger.forEach((r, i) => sigIdMap.set(r.id, first.signal + i));
     }
     const realInc = (id: number) => (id < 0 ? idMap.get(id)! : id);
     const realSig = (id: number) => (id < 0 ? sigIdMap.get(id)! : id);
@@ -177,65 +226,36 @@ export class IncidentEngine {
       if (inc.headSignalId !== null) inc.headSignalId = realSig(inc.headSignalId);
     }
 
+    // Every write of the batch in one statement: each round trip to the store is paid once per batch, and under
+    // load each one also waits for the event loop, so fewer of them is what lets a batch finish sooner.
     const existing = [...touched.values()].filter((i) => !i.isNew);
-    if (existing.length) {
-      await q.query(
-        `UPDATE incidents AS i SET severity = x.severity, status = x.status, flapping = x.flapping, flips = x.flips,
-           acknowledged_at = x.acknowledged_at, acknowledged_by = x.acknowledged_by, resolved_at = x.resolved_at,
-           resolved_by = x.resolved_by, reopen_count = x.reopen_count, signal_count = x.signal_count,
-           last_signal_at = x.last_signal_at, head_signal_id = x.head_signal_id, head_hash = x.head_hash, updated_at = x.updated_at
-         FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE} WHERE i.id = x.id`,
-        [JSON.stringify(existing.map(stateToRecord))],
-      );
-    }
-    if (newIncidents.length) {
-      await q.query(
-        `INSERT INTO incidents (${INCIDENT_COLUMNS}) SELECT ${INCIDENT_COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS ${INCIDENT_RECORD_TYPE}`,
-        [JSON.stringify(newIncidents.map(stateToRecord))],
-      );
-    }
-    if (ledger.length) {
-      const nowIso = new Date(now).toISOString();
-      await q.query(
-        `INSERT INTO signals (id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
-           content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id)
-         SELECT id, source, system, check_name, fingerprint, severity, status, summary, labels, payload,
-           content_hash, observed_at, last_observed_at, received_at, repeat_count, incident_id
-         FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, source text, system text, check_name text, fingerprint text,
-           severity text, status text, summary text, labels jsonb, payload jsonb, content_hash text, observed_at timestamptz,
-           last_observed_at timestamptz, received_at timestamptz, repeat_count integer, incident_id bigint)`,
-        [
-          JSON.stringify(
-            ledger.map((r) => ({
-              id: realSig(r.id),
-              source: r.s.source,
-              system: r.s.system,
-              check_name: r.s.check,
-              fingerprint: r.s.fingerprint,
-              severity: r.s.severity,
-              status: r.s.status,
-              summary: r.s.summary,
-              labels: r.s.labels,
-              payload: r.s.payload,
-              content_hash: r.hash,
-              observed_at: new Date(r.s.observedAt).toISOString(),
-              last_observed_at: new Date(r.last).toISOString(),
-              received_at: nowIso,
-              repeat_count: r.count,
-              incident_id: r.incidentId === null ? null : realInc(r.incidentId),
-            })),
-          ),
-        ],
-      );
-    }
-    if (folds.size) {
-      await q.query(
-        `UPDATE signals AS s SET repeat_count = s.repeat_count + x.n, last_observed_at = greatest(s.last_observed_at, x.last)
-         FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, n integer, last timestamptz) WHERE s.id = x.id`,
-        [JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() })))],
-      );
-    }
-    await this.#writeEvents(q, events);
+    const nowIso = new Date(now).toISOString();
+    await q.query(WRITE_BATCH_SQL, [
+      JSON.stringify(existing.map(stateToRecord)),
+      JSON.stringify(newIncidents.map(stateToRecord)),
+      JSON.stringify(
+        ledger.map((r) => ({
+          id: realSig(r.id),
+          source: r.s.source,
+          system: r.s.system,
+          check_name: r.s.check,
+          fingerprint: r.s.fingerprint,
+          severity: r.s.severity,
+          status: r.s.status,
+          summary: r.s.summary,
+          labels: r.s.labels,
+          payload: r.s.payload,
+          content_hash: r.hash,
+          observed_at: new Date(r.s.observedAt).toISOString(),
+          last_observed_at: new Date(r.last).toISOString(),
+          received_at: nowIso,
+          repeat_count: r.count,
+          incident_id: r.incidentId === null ? null : realInc(r.incidentId),
+        })),
+      ),
+      JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() }))),
+      JSON.stringify(eventRecords(events)),
+    ]);
     await this.#runHooks(q, events);
     return results.map<Outcome>((r) => ({
       signalId: r.row ? realSig(r.row.id) : r.foldId!,
@@ -256,22 +276,7 @@ export class IncidentEngine {
 
   async #writeEvents(q: Queryable, events: Array<{ incident: IncidentState; event: IncidentEvent }>): Promise<void> {
     if (!events.length) return;
-    await q.query(
-      `INSERT INTO incident_events (incident_id, at, kind, actor, detail)
-       SELECT incident_id, at, kind, actor, detail FROM jsonb_to_recordset($1::jsonb)
-         AS x(incident_id bigint, at timestamptz, kind text, actor text, detail jsonb)`,
-      [
-        JSON.stringify(
-          events.map(({ incident, event }) => ({
-            incident_id: incident.id,
-            at: new Date(event.at).toISOString(),
-            kind: event.kind,
-            actor: event.actor,
-            detail: event.detail,
-          })),
-        ),
-      ],
-    );
+    await q.query(EVENTS_INSERT_SQL('$1'), [JSON.stringify(eventRecords(events))]);
   }
 
   async #runHooks(q: Queryable, changes: Change[]): Promise<void> {
