@@ -226,8 +226,8 @@ export class IncidentEngine {
       if (inc.headSignalId !== null) inc.headSignalId = realSig(inc.headSignalId);
     }
 
-    // Every write of the batch in one statement: each round trip to the store is paid once per batch, and under
-    // load each one also waits for the event loop, so fewer of them is what lets a batch finish sooner.
+    // Every write of the batch in one statement, one round trip per batch instead of up to five. Interleaved 5 s runs
+    // of the ingest load against the five-statement version showed no difference beyond run-to-run noise.
     const existing = [...touched.values()].filter((i) => !i.isNew);
     const nowIso = new Date(now).toISOString();
     await q.query(WRITE_BATCH_SQL, [
