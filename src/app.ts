@@ -20,6 +20,7 @@ import { createEscalationService, type EscalationService } from './notify/servic
 import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { BackupService, registerBackupRoutes, resolveBackupsConfig, type BackupsConfig } from './backups/index.ts';
 import { AttachmentStore } from './requests/attachments.ts';
+import { shipped } from './paths.ts';
 import { CalendarSource } from './requests/calendar-source.ts';
 import { resolveRequestsConfig, type RequestsConfig, type RequestsConfigInput } from './requests/config.ts';
 import { registerRequestRoutes } from './requests/http.ts';
@@ -161,7 +162,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     clock,
     engine,
     config: escalationCfg,
-    runbooksDir: resolve('runbooks'),
+    runbooksDir: config.kuzet.runbooks_dir ? resolve(config.dir, config.kuzet.runbooks_dir) : shipped('runbooks'),
     log,
     registry: metrics.registry,
     instanceId: `${hostname()}:${process.pid}`,
@@ -184,11 +185,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
 
   // Requests: user trouble reports and access requests with deadlines on the working calendar.
-  let requestsCfg: RequestsConfig = resolveRequestsConfig(config.kuzet.requests as RequestsConfigInput);
-  const calendar = new CalendarSource({ file: resolve(requestsCfg.calendar_file), clock, logger: log.child({ component: 'calendar' }) });
+  let requestsCfg: RequestsConfig = resolveRequestsConfig(config.kuzet.requests as RequestsConfigInput, config.kuzet.systems);
+  const calendar = new CalendarSource({ file: requestsCfg.calendar_file ? resolve(config.dir, requestsCfg.calendar_file) : shipped('config', 'calendars', 'kz.yaml'), clock, logger: log.child({ component: 'calendar' }) });
   calendar.start();
   const requestMetrics = registerRequestMetrics(metrics.registry, { store, clock });
-  const attachments = new AttachmentStore(resolve(requestsCfg.attachments.dir));
+  const attachments = new AttachmentStore(resolve(config.dir, requestsCfg.attachments.dir));
   const requests = new RequestService({
     store,
     clock,
@@ -333,7 +334,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         const next = loadConfig(opts.configFile, schemaPlugins, opts.env);
         config = next;
         policy = lifecyclePolicy(next.kuzet.incidents);
-        requestsCfg = resolveRequestsConfig(next.kuzet.requests as RequestsConfigInput);
+        requestsCfg = resolveRequestsConfig(next.kuzet.requests as RequestsConfigInput, next.kuzet.systems);
         if (calendar.reload().ok) await requests.recomputeDeadlines();
         await escalation.reload();
         await probes.apply(next.probeFiles as unknown as ProbeFile[]);

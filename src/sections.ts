@@ -1,3 +1,4 @@
+import { catalogueProblems, probeCatalogueProblems } from './config/catalogue.ts';
 import type { SchemaPlugins } from './config/load.ts';
 import { backupsConfigProblems, backupsConfigSchema, type BackupsConfig } from './backups/index.ts';
 import { escalationConfigProblems } from './escalation/check.ts';
@@ -24,6 +25,9 @@ const withoutMeta = (s: object): object => {
 export const schemaPlugins: SchemaPlugins = {
   sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema), probes: probesSectionSchema, logs: withoutMeta(logsConfigSchema), backups: withoutMeta(backupsConfigSchema) },
   probeFile: probeFileSchema,
-  probeChecks: [(files) => probeSetProblems(files.map((f) => ({ file: f.file, data: f.data as unknown as ProbeFile }))).map((p) => ({ file: p.file, path: p.segments, message: p.message }))],
-  checks: [(k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir), (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located)],
+  probeChecks: [
+    (files) => probeSetProblems(files.map((f) => ({ file: f.file, data: f.data as unknown as ProbeFile }))).map((p) => ({ file: p.file, path: p.segments, message: p.message })),
+    (files, kuzet) => probeCatalogueProblems(files, kuzet),
+  ],
+  checks: [catalogueProblems, (k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir), (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located)],
 };

@@ -46,7 +46,7 @@ export interface SchemaPlugins {
   /** Checks the schema cannot express (cross-references); each problem's path starts at the top of kuzet.yaml. */
   checks?: Array<(kuzet: KuzetConfig, configDir: string) => Array<{ path: Array<string | number>; message: string }>>;
   /** Checks across all probe files (names unique everywhere, …); each problem names its file and a path in it. */
-  probeChecks?: Array<(files: Array<{ file: string; data: ProbeFile }>) => Array<{ file: string; path: Array<string | number>; message: string }>>;
+  probeChecks?: Array<(files: Array<{ file: string; data: ProbeFile }>, kuzet: KuzetConfig) => Array<{ file: string; path: Array<string | number>; message: string }>>;
 }
 
 const SECRET_KEY = /(^|_)(password|secret|token|api_key|apikey|private_key)$/i;
@@ -71,6 +71,7 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
   const ajv = makeAjv();
   const main = readYaml(file, problems, env);
   const kuzet = main ? validate(ajv, withSections(plugins), main, file, problems) : undefined;
+  if (kuzet) fillDerived(kuzet as unknown as KuzetConfig);
   const probeFiles: ProbeFile[] = [];
   if (kuzet && main) {
     for (const check of plugins.checks ?? []) {
@@ -111,7 +112,7 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
       probeFiles.push({ file: shown(path), probes: v.probes ?? [], maintenance: v.maintenance ?? [] });
     }
     for (const check of plugins.probeChecks ?? []) {
-      for (const p of check(probeFiles.map((f) => ({ file: f.file, data: f })))) {
+      for (const p of check(probeFiles.map((f) => ({ file: f.file, data: f })), kuzet as unknown as KuzetConfig)) {
         const doc = docs.get(p.file);
         problems.push({ file: p.file, ...(doc ? locate(doc, p.path) : { line: 1, col: 1 }), path: showPath(p.path), message: p.message });
       }
@@ -119,6 +120,21 @@ export function loadConfig(file: string, plugins: SchemaPlugins = {}, env: NodeJ
   }
   if (problems.length || !kuzet) throw new ConfigError(problems);
   return deepFreeze({ file, dir: dirname(resolve(file)), kuzet: kuzet as unknown as KuzetConfig, probeFiles });
+}
+
+/**
+ * Values that follow from others: the public URL from the listen address and port when it is not given (so links
+ * and the CLI's default address follow KUZET_PORT), and escalation's public URL from the server's.
+ */
+export function fillDerived(k: KuzetConfig): void {
+  const srv = k.server;
+  if (!srv.public_url) {
+    const host = srv.listen === '0.0.0.0' || srv.listen === '::' || srv.listen === '' ? '127.0.0.1' : srv.listen.includes(':') ? `[${srv.listen}]` : srv.listen;
+    srv.public_url = `http://${host}:${srv.port}`;
+  }
+  srv.public_url = srv.public_url.replace(/\/+$/, '');
+  const esc = k.escalation as { public_url?: string };
+  if (esc && !esc.public_url) esc.public_url = srv.public_url;
 }
 
 interface ParsedDoc {

@@ -14,6 +14,8 @@ const systemSchema = {
     name_ru: { type: 'string' },
     kind: { type: 'string', enum: ['portal', 'information-system', 'database', 'bus', 'internal'], default: 'information-system' },
     depends_on: { type: 'array', items: { type: 'string' }, default: [] },
+    /** The request form users file reports on for this system (enbek, ministry, nqs); none: not offered. */
+    form: { type: 'string', enum: ['enbek', 'ministry', 'nqs'] },
   },
 };
 
@@ -28,7 +30,8 @@ export const kuzetSchema = {
       properties: {
         listen: { type: 'string', default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
-        public_url: { type: 'string', default: 'http://127.0.0.1:8080' },
+        /** Where people reach kuzet (links in pages and mails); empty: http://<listen>:<port>. */
+        public_url: { type: 'string', default: '', pattern: '^(https?://.+)?$' },
         body_limit_bytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
         trust_proxy: { type: 'boolean', default: false },
       },
@@ -84,6 +87,8 @@ export const kuzetSchema = {
     },
     systems: { type: 'array', items: systemSchema, default: [] },
     probes_dir: { type: 'string', default: '../probes' },
+    /** Runbooks (Markdown), relative to this file's folder like every other path here; empty: the shipped ones. */
+    runbooks_dir: { type: 'string', default: '' },
     // Sections owned by other stages; their schemas are plugged in by src/config/sections.ts.
     intake: { type: 'object', default: {} },
     logs: { type: 'object', default: {} },
@@ -101,6 +106,7 @@ export interface SystemConfig {
   name_ru?: string;
   kind: string;
   depends_on: string[];
+  form?: 'enbek' | 'ministry' | 'nqs';
 }
 
 export interface KuzetConfig {
@@ -112,6 +118,7 @@ export interface KuzetConfig {
   auth: { bootstrap_token: string };
   systems: SystemConfig[];
   probes_dir: string;
+  runbooks_dir: string;
   intake: Record<string, unknown>;
   logs: Record<string, unknown>;
   escalation: Record<string, unknown>;

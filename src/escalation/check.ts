@@ -10,6 +10,9 @@ export interface ConfigProblem {
   message: string;
 }
 
+const addressFor = (type: string, p: { email?: string; slack?: string; telegram?: string }): string | undefined =>
+  type === 'email' ? p.email || undefined : type === 'slack' ? p.slack || undefined : type === 'telegram' ? p.telegram || undefined : undefined;
+
 const REQUIRED: Record<string, string[]> = { email: ['host', 'from'], slack: ['token'], telegram: ['token'], webhook: ['url', 'secret'] };
 
 export function escalationConfigProblems(cfg: EscalationConfig): ConfigProblem[] {
@@ -78,6 +81,15 @@ export function escalationConfigProblems(cfg: EscalationConfig): ConfigProblem[]
     (person.via ?? []).forEach((c, j) => {
       if (!channels[c]) add(['people', name, 'via', j], `unknown channel "${c}"`);
     });
+    // A person kuzet can page by no channel would be paged in vain: say so now, not at the first outage.
+    const reachable = person.via
+      ? person.via.some((c) => channels[c] && (channels[c].type === 'webhook' || addressFor(channels[c].type, person) !== undefined))
+      : Object.values(channels).some((c) => addressFor(c.type, person) !== undefined);
+    if (!reachable) {
+      add(['people', name], person.via
+        ? `no channel can reach this person: ${person.via.map((c) => `"${c}"`).join(', ')} need an address the person lacks`
+        : `no channel can reach this person: give an email, slack or telegram address that a configured channel serves`);
+    }
   }
 
   for (const [name, c] of Object.entries(channels)) {

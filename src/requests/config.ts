@@ -39,7 +39,10 @@ export const ATTACHMENT_TYPES: AttachmentType[] = ['pdf', 'png', 'jpeg', 'gif', 
 
 const sys = (id: string, form: FormKind, name_ru: string, name_kk: string): SystemEntry => ({ id, form, name_ru, name_kk });
 
-/** The systems of REQUIREMENTS ("The systems to watch"); ids must match the `system` of their probes. */
+/**
+ * The systems of REQUIREMENTS ("The systems to watch") as the request forms offer them when no catalogue is given
+ * (unit tests). The daemon takes them from the one catalogue, `systems:` in kuzet.yaml (see `requestSystems`).
+ */
 export const DEFAULT_SYSTEMS: SystemEntry[] = [
   sys('enbek', 'enbek', 'Электронная биржа труда (enbek.kz)', 'Электрондық еңбек биржасы (enbek.kz)'),
   sys('nqs', 'nqs', 'Цифровая платформа НСК (career.enbek.kz)', 'ҰБЖ цифрлық платформасы (career.enbek.kz)'),
@@ -50,18 +53,19 @@ export const DEFAULT_SYSTEMS: SystemEntry[] = [
   sys('social-assistance', 'ministry', 'ИС «Социальная помощь»', '«Әлеуметтік көмек» АЖ'),
   sys('payments', 'ministry', 'ИС обработки платежей', 'Төлемдерді өңдеу АЖ'),
   sys('labour-market', 'ministry', 'ИС «Рынок труда»', '«Еңбек нарығы» АЖ'),
-  sys('sik-workstation', 'ministry', 'АРМ регистрации социального индивидуального кода', 'Әлеуметтік жеке кодты тіркеу АЖО'),
-  sys('pension-payments-db', 'ministry', 'ЦБД получателей пенсий и пособий', 'Зейнетақы мен жәрдемақы алушылардың ОДҚ'),
+  sys('sic-registration', 'ministry', 'АРМ регистрации социального индивидуального кода', 'Әлеуметтік жеке кодты тіркеу АЖО'),
+  sys('payments-db', 'ministry', 'ЦБД получателей пенсий и пособий', 'Зейнетақы мен жәрдемақы алушылардың ОДҚ'),
   sys('qandas', 'ministry', 'ИС «Қандас»', '«Қандас» АЖ'),
   sys('disability-db', 'ministry', 'ЦБД лиц с инвалидностью', 'Мүгедектігі бар адамдардың ОДҚ'),
   sys('foreign-labour', 'ministry', 'ИС «Иностранная рабочая сила»', '«Шетелдік жұмыс күші» АЖ'),
-  sys('labour-protection', 'ministry', 'ИС «Охрана и безопасность труда»', '«Еңбекті қорғау және қауіпсіздігі» АЖ'),
+  sys('labour-safety', 'ministry', 'ИС «Охрана и безопасность труда»', '«Еңбекті қорғау және қауіпсіздігі» АЖ'),
   sys('rehab-means', 'ministry', 'ИС «Технические средства реабилитации»', '«Оңалтудың техникалық құралдары» АЖ'),
   sys('integration-bus', 'ministry', 'Интеграционная шина социально-трудовых ИС', 'Әлеуметтік-еңбек АЖ интеграциялық шинасы'),
 ];
 
 export const REQUESTS_DEFAULTS: RequestsConfig = {
-  calendar_file: 'config/calendars/kz.yaml',
+  // Relative to the folder of kuzet.yaml, like every path in it; empty: the calendar shipped with kuzet.
+  calendar_file: '',
   calendar_day_mode: 'next-working-day',
   warn_fractions: [0.5, 0.75],
   personal_data_roles: ['reporter', 'admin'],
@@ -76,7 +80,7 @@ export const REQUESTS_CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    calendar_file: { type: 'string', minLength: 1 },
+    calendar_file: { type: 'string' },
     calendar_day_mode: { type: 'string', enum: ['next-working-day', 'elapsed'] },
     warn_fractions: { type: 'array', maxItems: 5, items: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 } },
     personal_data_roles: { type: 'array', uniqueItems: true, items: { type: 'string', enum: ROLES } },
@@ -101,33 +105,38 @@ export const REQUESTS_CONFIG_SCHEMA = {
         api_max: { type: 'integer', minimum: 1, maximum: 1000000 },
       },
     },
-    systems: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['id', 'form', 'name_ru', 'name_kk'],
-        properties: {
-          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,62}$' },
-          form: { type: 'string', enum: ['enbek', 'ministry', 'nqs'] },
-          name_ru: { type: 'string', minLength: 1, maxLength: 200 },
-          name_kk: { type: 'string', minLength: 1, maxLength: 200 },
-        },
-      },
-    },
   },
 } as const;
 
 /** The section with defaults filled in (a partial section as written in kuzet.yaml). */
 export type RequestsConfigInput = Omit<Partial<RequestsConfig>, 'attachments'> & { attachments?: Partial<RequestsConfig['attachments']> };
 
-export function resolveRequestsConfig(partial: RequestsConfigInput = {}): RequestsConfig {
+/** A system of the catalogue (`systems:` in kuzet.yaml), as far as the request forms need it. */
+export interface CatalogueSystem {
+  id: string;
+  name: string;
+  name_ru?: string;
+  name_kk?: string;
+  form?: FormKind;
+}
+
+/** The systems users may report on: those of the catalogue that name a `form`, in catalogue order. */
+export function requestSystems(catalogue: readonly CatalogueSystem[]): SystemEntry[] {
+  return catalogue
+    .filter((s) => s.form)
+    .map((s) => ({ id: s.id, form: s.form!, name_ru: s.name_ru || s.name, name_kk: s.name_kk || s.name_ru || s.name }));
+}
+
+/**
+ * The section with defaults filled in. `catalogue` is the config's `systems:`; without it (unit tests) the built-in
+ * list stands in.
+ */
+export function resolveRequestsConfig(partial: RequestsConfigInput = {}, catalogue?: readonly CatalogueSystem[]): RequestsConfig {
   return {
     ...REQUESTS_DEFAULTS,
     ...partial,
     attachments: { ...REQUESTS_DEFAULTS.attachments, ...(partial.attachments ?? {}) },
     rate_limit: partial.rate_limit ?? REQUESTS_DEFAULTS.rate_limit,
-    systems: partial.systems ?? REQUESTS_DEFAULTS.systems,
+    systems: partial.systems ?? (catalogue ? requestSystems(catalogue) : REQUESTS_DEFAULTS.systems),
   };
 }

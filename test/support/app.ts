@@ -11,9 +11,9 @@ export const TEST_CONFIG = `server:
   port: 0
 probes_dir: probes
 systems:
-  - { id: enbek, name: Electronic Labour Exchange }
-  - { id: nqs, name: NQS platform }
-  - { id: integration-bus, name: Integration bus }
+  - { id: enbek, name: Electronic Labour Exchange, form: enbek }
+  - { id: nqs, name: NQS platform, form: nqs }
+  - { id: integration-bus, name: Integration bus, form: ministry }
 `;
 
 export interface TestApp {

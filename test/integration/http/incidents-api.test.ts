@@ -150,7 +150,7 @@ describe(`configuration reload on ${storeKind}`, () => {
   it('applies a valid change and refuses an invalid one, keeping the running config', async () => {
     const t = await testApp();
     try {
-      writeFileSync(t.configPath, TEST_CONFIG.replace('  - { id: nqs, name: NQS platform }\n', '  - { id: nqs, name: NQS platform }\n  - { id: qandas, name: Qandas }\n'));
+      writeFileSync(t.configPath, TEST_CONFIG.replace('  - { id: nqs, name: NQS platform, form: nqs }\n', '  - { id: nqs, name: NQS platform, form: nqs }\n  - { id: qandas, name: Qandas }\n'));
       assert.equal(await t.app.reload(), null);
       assert.ok(t.app.config.kuzet.systems.some((s) => s.id === 'qandas'));
       writeFileSync(t.configPath, TEST_CONFIG + 'incidents:\n  reopen_window: soon\n');

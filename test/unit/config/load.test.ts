@@ -60,7 +60,7 @@ describe('configuration loading', () => {
 
   it('reports problems in probe files with their own file name, and duplicate probe names', () => {
     const got = problems({
-      'kuzet.yaml': 'probes_dir: probes\n',
+      'kuzet.yaml': 'systems:\n  - { id: enbek, name: Exchange }\nprobes_dir: probes\n',
       'probes/a.yaml': probeFile('  - { name: home, kind: tcp, system: enbek, tcp: { host: 127.0.0.1, port: 80 } }\n'),
       'probes/b.yaml': probeFile('  - { name: other, kind: tcp, system: enbek, interval: fast, tcp: { host: 127.0.0.1, port: 80 } }\n'),
       'probes/c.yaml': probeFile('  - { name: third, kind: tcp, system: enbek, tcp: { host: 127.0.0.1, port: 80 } }\n  - { name: home, kind: tcp, system: enbek, tcp: { host: 127.0.0.1, port: 80 } }\n'),
