@@ -11,7 +11,8 @@ import { matchesLabels } from '../escalation/match.ts';
 //     - runbook: portal-unavailable
 //     - check: "~http-.*"
 //   ---
-// The most specific matching set (most keys) wins; ties go to the file name order.
+// A `runbook` label naming a runbook wins; otherwise the most specific matching set (most keys) wins, ties going
+// to a set that names the source, then to the file name order.
 
 export interface Runbook {
   name: string;
@@ -44,11 +45,16 @@ export function loadRunbooks(dir: string): Runbook[] {
 }
 
 export function chooseRunbook(runbooks: readonly Runbook[], labels: Record<string, string>): Runbook | null {
+  // An explicit `runbook` label names the runbook: no pattern on the check name can override it.
+  const named = labels.runbook ? runbooks.find((r) => r.name === labels.runbook) : undefined;
+  if (named) return named;
   let best: Runbook | null = null;
   let score = -1;
   for (const rb of runbooks) {
     for (const set of rb.match) {
-      const n = Object.keys(set).length;
+      // Among sets of as many keys, one that names the source (soc, backup) outranks a pattern on the check name:
+      // a SOC alert about "db-bruteforce" is a SOC alert, not a database outage.
+      const n = Object.keys(set).length + ('source' in set ? 0.5 : 0);
       if (n > score && matchesLabels(set, labels)) {
         best = rb;
         score = n;

@@ -13,7 +13,7 @@ describe('runbooks', () => {
 
   it('ships the runbooks, each with a title and first steps', () => {
     assert.deepEqual(all.map((r) => r.name), [
-      'backup-failed', 'certificate-expiring', 'data-feed-late', 'database-unreachable', 'disk-full', 'portal-unavailable', 'request-deadline', 'slow-responses', 'soc-alert',
+      'accounts-idle', 'backup-failed', 'certificate-expiring', 'data-feed-late', 'database-unreachable', 'disk-full', 'portal-unavailable', 'request-deadline', 'slow-responses', 'soc-alert',
     ]);
     for (const r of all) assert.ok(r.firstSteps.length >= 3, r.name);
   });
