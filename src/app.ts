@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { scheduleAuditArchive } from './access/audit-archive.ts';
 import { writeAudits, type AuditEntry } from './access/audit.ts';
 import { TokenVerifier } from './access/tokens.ts';
 import { parseDuration, systemClock, type Clock } from './clock.ts';
@@ -19,6 +20,7 @@ import { registerEscalationRoutes } from './escalation/routes.ts';
 import { createEscalationService, type EscalationService } from './notify/service.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { BackupService, registerBackupRoutes, resolveBackupsConfig, type BackupsConfig } from './backups/index.ts';
+import { nextCronTime } from './backups/config.ts';
 import { AttachmentStore } from './requests/attachments.ts';
 import { shipped } from './paths.ts';
 import { CalendarSource } from './requests/calendar-source.ts';
@@ -228,6 +230,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     roleOf: (req) => req.principal?.role ?? 'viewer',
     actorOf,
     metrics: requestMetrics,
+    audit,
   });
 
   // Probes: one scheduler for every probe in probes/*.yaml; confirmed changes become signals.
@@ -272,6 +275,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await registerBackupRoutes(http, { service: backups, authorize });
 
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
+  let auditArchive: { stop(): void } | undefined;
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
   const sweep = () => {
@@ -310,6 +314,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await probes.start();
       await logs.start();
       await backups.start();
+      auditArchive = scheduleAuditArchive({
+        store,
+        clock,
+        next: nextCronTime,
+        log,
+        options: () => {
+          const a = config.kuzet.audit;
+          return { dir: resolve(config.dir, a.archive_dir), zone: a.zone, schedule: a.schedule, retentionMs: parseDuration(a.retention) ?? 0 };
+        },
+      });
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -322,6 +336,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await probes.stop();
       await logs.stop();
       await backups.stop({ abort: true });
+      auditArchive?.stop();
       await intake.drain();
       await escalation.stop();
       await audits.drain();

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createToken, isRole, listTokens, revokeToken, ROLES } from '../access/tokens.ts';
-import { systemClock } from '../clock.ts';
+import { archiveAudit, recordedArchives, verifyAuditArchive } from '../access/audit-archive.ts';
+import { parseDuration, systemClock } from '../clock.ts';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.ts';
 import type { PublicIncident } from '../incidents/rows.ts';
 import { SEVERITIES } from '../signals/signal.ts';
@@ -125,6 +126,35 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
         const code = await backupCommand(action, name, { service, out: (line) => io.out(line + '\n') });
         if (code !== 0) throw new Exit(code, `kuzet backup ${action}: ${code === 2 ? 'nothing was run' : 'failed'}`);
       });
+    });
+
+  const audit = program.command('audit').description('the audit trail (002 §13.2): monthly archive files chained by SHA-256');
+  audit
+    .command('archive')
+    .description('archive every finished month not archived yet, then drop archived rows past audit.retention')
+    .addOption(cfgOpt())
+    .action(async (o: { config: string }) => {
+      await withStore(o.config, async (store, cfg) => {
+        const a = cfg.kuzet.audit;
+        const dir = resolve(cfg.dir, a.archive_dir);
+        const run = await archiveAudit(store, systemClock, { dir, zone: a.zone, retentionMs: parseDuration(a.retention) ?? 0 });
+        for (const w of run.written) io.out(`wrote ${w.file}: ${w.rows} rows, sha256 ${w.sha256}\n`);
+        io.out(`${run.written.length ? `${run.written.length} month(s) archived` : 'nothing to archive: every finished month is archived'} in ${dir}; ${run.deleted} row(s) past retention deleted from the store\n`);
+      });
+    });
+  audit
+    .command('verify')
+    .description('check the archive chain: each file names the SHA-256 of the one before; exit 1 naming the first broken link')
+    .addOption(cfgOpt())
+    .option('--dir <folder>', 'the archive folder (default: audit.archive_dir from the config)')
+    .option('--store', 'also compare each file with the SHA-256 recorded in the store when it was written')
+    .action(async (o: { config: string; dir?: string; store?: boolean }) => {
+      const cfg = o.dir && !o.store ? undefined : readConfig(o.config);
+      const dir = o.dir ? resolve(o.dir) : resolve(cfg!.dir, cfg!.kuzet.audit.archive_dir);
+      const recorded = o.store ? await withStore(o.config, (store) => recordedArchives(store)) : undefined;
+      const r = verifyAuditArchive(dir, recorded);
+      if (!r.ok) throw new Exit(1, `audit archive ${dir}: ${r.problems.length} problem(s)\n${r.problems.join('\n')}`);
+      io.out(`audit archive ${dir}: ${r.files} file(s), ${r.rows} row(s), the chain is intact${recorded ? ' and matches the store' : ''}\n`);
     });
 
   program

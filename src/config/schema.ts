@@ -85,6 +85,21 @@ export const kuzetSchema = {
         bootstrap_token: { type: 'string', default: '' },
       },
     },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** Monthly archive files of the audit trail, each carrying the SHA-256 of the one before. */
+        archive_dir: { type: 'string', default: 'data/audit' },
+        /** Months are calendar months in this zone. */
+        zone: { type: 'string', default: 'Asia/Almaty' },
+        /** When the finished month is archived (cron, in `zone`). */
+        schedule: { type: 'string', default: '0 1 1 * *' },
+        /** Audit rows stay in the store this long; older ones are deleted once archived. */
+        retention: duration('1095d'),
+      },
+    },
     systems: { type: 'array', items: systemSchema, default: [] },
     probes_dir: { type: 'string', default: '../probes' },
     /** Runbooks (Markdown), relative to this file's folder like every other path here; empty: the shipped ones. */
@@ -116,6 +131,7 @@ export interface KuzetConfig {
   incidents: { reopen_window: string; flapping: { flips: number; window: string } };
   signals: { retention: string; max_batch: number; max_queue: number };
   auth: { bootstrap_token: string };
+  audit: { archive_dir: string; zone: string; schedule: string; retention: string };
   systems: SystemConfig[];
   probes_dir: string;
   runbooks_dir: string;

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts';
 import { parseDuration } from '../clock.ts';
 import { KuzetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { AuditEntry } from '../access/audit.ts';
 import type { AttachmentStore } from './attachments.ts';
 import { formatLocalShort } from './calendar.ts';
 import type { RequestsConfig, Role } from './config.ts';
@@ -37,6 +38,8 @@ export interface RequestRoutesDeps {
   /** The client a rate limit applies to (default: req.ip; set trustProxy in Fastify behind a proxy). */
   clientKey?: (req: FastifyRequest) => string;
   metrics?: RequestMetrics;
+  /** The audit trail: every read of a request's personal data is recorded (002 §13.2). */
+  audit?: (e: AuditEntry) => void;
 }
 
 const STATUSES: RequestStatus[] = ['received', 'acknowledged', 'in_progress', 'answered', 'closed'];
@@ -50,6 +53,18 @@ const idParams = {
 export async function registerRequestRoutes(app: FastifyInstance, deps: RequestRoutesDeps): Promise<void> {
   const roleOf = deps.roleOf ?? (() => 'viewer' as Role);
   const actorOf = deps.actorOf ?? (() => 'api');
+  /** A role that sees personal data whole has just been shown these requests' personal data: record who and when. */
+  const readPersonalData = (req: FastifyRequest, ids: number[], detail: Record<string, unknown> = {}) => {
+    if (!deps.audit || !deps.config().personal_data_roles.includes(roleOf(req))) return;
+    deps.audit({
+      actor: actorOf(req),
+      action: 'request.personal_data.read',
+      target: detail.list ? `requests:${ids.length}` : `request:${ids[0]}`,
+      remote: req.ip,
+      outcome: 'ok',
+      detail: { requests: ids.slice(0, 500), route: req.routeOptions.url ?? req.url, ...detail },
+    });
+  };
   const clientKey = deps.clientKey ?? ((req: FastifyRequest) => req.ip);
   const rl = deps.config().rate_limit;
   const windowMs = parseDuration(rl.window) ?? 600_000;
@@ -142,10 +157,17 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
           },
         },
       },
-    }, async (req) => deps.service.list(req.query as Parameters<RequestService['list']>[0], roleOf(req)));
+    }, async (req) => {
+      const out = await deps.service.list(req.query as Parameters<RequestService['list']>[0], roleOf(req));
+      const ids = out.items.map((r) => r.id);
+      if (ids.length) readPersonalData(req, ids, { list: true });
+      return out;
+    });
 
     scope.get('/api/v1/requests/:id', { preHandler: deps.authorize('viewer'), schema: { params: idParams } }, async (req) => {
-      return { request: await deps.service.get(Number((req.params as { id: string }).id), roleOf(req)) };
+      const request = await deps.service.get(Number((req.params as { id: string }).id), roleOf(req));
+      readPersonalData(req, [request.id]);
+      return { request };
     });
 
     for (const action of ACTIONS) {
@@ -191,6 +213,7 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
       if (!deps.config().personal_data_roles.includes(roleOf(req))) throw new KuzetError('KZ_ERR_FORBIDDEN', 'attachments may hold personal data: this role cannot read them', 403);
       const p = req.params as { id: string; aid: string };
       const a = await deps.service.attachment(Number(p.id), Number(p.aid));
+      readPersonalData(req, [Number(p.id)], { attachment: Number(p.aid) });
       const bytes = await deps.attachments.read(a.storedName);
       // Always a download, never rendered or sniffed: the browser gets no chance to execute what a user uploaded.
       const name = a.originalName ?? a.storedName;
