@@ -22,6 +22,7 @@ import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { BackupService, registerBackupRoutes, resolveBackupsConfig, type BackupsConfig } from './backups/index.ts';
 import { nextCronTime } from './backups/config.ts';
 import { AttachmentStore } from './requests/attachments.ts';
+import { wireUserReports } from './requests/user-reports.ts';
 import { shipped } from './paths.ts';
 import { CalendarSource } from './requests/calendar-source.ts';
 import { resolveRequestsConfig, type RequestsConfig, type RequestsConfigInput } from './requests/config.ts';
@@ -181,6 +182,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log.warn('escalation.ack_links.secret is the shipped placeholder: anyone who reads the config can forge acknowledge links; set KUZET_ACK_SECRET');
   }
   const deadlines = wireRequestDeadlines(escalation.escalator, engine, clock);
+  const userReports = wireUserReports(engine, () => requestsCfg, clock);
   const userMailChannel = (): string | undefined => {
     const e = escalationCfg();
     return e.user_mail_channel ?? Object.entries(e.channels ?? {}).find(([, c]) => c.type === 'email')?.[0];
@@ -202,14 +204,15 @@ export async function createApp(opts: AppOptions): Promise<App> {
     metrics: requestMetrics,
     onDeadline: (q, change) => deadlines.onDeadline(q, change),
     // The user's acknowledgement e-mail leaves through the outbox, committed with the acknowledgement itself.
-    onAcknowledged: async (q, mail) => {
+    // The user's mails (receipt, answer) leave through the outbox, committed with the decision itself.
+    onMail: async (q, mail) => {
       const channel = userMailChannel();
       if (!channel) {
-        log.warn('no e-mail channel configured: the acknowledgement of a request is not mailed', { request: mail.number });
+        log.warn('no e-mail channel configured: a mail to a user is not sent', { request: mail.number, mail: mail.kind });
         return;
       }
       await enqueueNotifications(q, [{
-        key: `request-ack:${mail.requestId}`,
+        key: mail.key,
         subjectKind: 'request',
         subjectId: mail.requestId,
         channel,
@@ -218,6 +221,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
         message: { kind: 'mail', mail: { subject: mail.subject, text: mail.text } },
       }], clock.now());
     },
+    onReceived: (q, r) => userReports.onReceived(q, r),
   });
   affected = (ids) => requests.requestCountsByIncident(ids);
   await registerRequestRoutes(http, {

@@ -31,6 +31,12 @@ export interface RequestsConfig {
   };
   /** Public page: `max` per client address per `window`. API (authenticated): `api_max` per token per `window`. */
   rate_limit: { max: number; window: string; api_max?: number };
+  /**
+   * A user report is a source of failure (REQUIREMENTS §2.1): `threshold` trouble reports on one system within
+   * `window` open (or join) the system's incident at once; a report matching a critical category needs only
+   * `critical_threshold`. Reports filed within `window` before an incident opens are linked to it when it opens.
+   */
+  user_reports: { window: string; threshold: number; critical_threshold: number; critical_categories: Array<{ name: string; pattern: string }> };
   systems: SystemEntry[];
 }
 
@@ -72,6 +78,16 @@ export const REQUESTS_DEFAULTS: RequestsConfig = {
   retention: '1095d',
   attachments: { dir: 'data/attachments', max_bytes: 10 * 1024 * 1024, max_files: 3, types: ['pdf', 'png', 'jpeg', 'docx', 'xlsx'] },
   rate_limit: { max: 5, window: '10m', api_max: 200 },
+  user_reports: {
+    window: '15m',
+    threshold: 3,
+    critical_threshold: 1,
+    // Words a user writes when the whole portal is gone for them (ru, kk, en); RE2 syntax, case-insensitive.
+    critical_categories: [
+      { name: 'site-down', pattern: 'сайт не (открывается|работает|доступен)|портал не (открывается|работает|доступен)|сайт ашылмайды|портал ашылмайды|сайт жұмыс істемейді|site (is )?down|cannot open the (site|portal)' },
+      { name: 'cannot-sign-in', pattern: 'не могу войти|не удается войти|не удаётся войти|кіре алмаймын|cannot (log|sign) in' },
+    ],
+  },
   systems: DEFAULT_SYSTEMS,
 };
 
@@ -105,11 +121,30 @@ export const REQUESTS_CONFIG_SCHEMA = {
         api_max: { type: 'integer', minimum: 1, maximum: 1000000 },
       },
     },
+    user_reports: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        window: { type: 'string', format: 'duration' },
+        threshold: { type: 'integer', minimum: 1, maximum: 10000 },
+        critical_threshold: { type: 'integer', minimum: 1, maximum: 10000 },
+        critical_categories: {
+          type: 'array', maxItems: 50,
+          items: {
+            type: 'object', additionalProperties: false, required: ['name', 'pattern'],
+            properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' }, pattern: { type: 'string', minLength: 1, maxLength: 2000 } },
+          },
+        },
+      },
+    },
   },
 } as const;
 
 /** The section with defaults filled in (a partial section as written in kuzet.yaml). */
-export type RequestsConfigInput = Omit<Partial<RequestsConfig>, 'attachments'> & { attachments?: Partial<RequestsConfig['attachments']> };
+export type RequestsConfigInput = Omit<Partial<RequestsConfig>, 'attachments' | 'user_reports'> & {
+  attachments?: Partial<RequestsConfig['attachments']>;
+  user_reports?: Partial<RequestsConfig['user_reports']>;
+};
 
 /** A system of the catalogue (`systems:` in kuzet.yaml), as far as the request forms need it. */
 export interface CatalogueSystem {
@@ -137,6 +172,7 @@ export function resolveRequestsConfig(partial: RequestsConfigInput = {}, catalog
     ...partial,
     attachments: { ...REQUESTS_DEFAULTS.attachments, ...(partial.attachments ?? {}) },
     rate_limit: partial.rate_limit ?? REQUESTS_DEFAULTS.rate_limit,
+    user_reports: { ...REQUESTS_DEFAULTS.user_reports, ...(partial.user_reports ?? {}) },
     systems: partial.systems ?? (catalogue ? requestSystems(catalogue) : REQUESTS_DEFAULTS.systems),
   };
 }

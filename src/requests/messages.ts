@@ -103,3 +103,75 @@ export function acknowledgementEmail(lang: Lang, number: string, dueLocal: strin
       `Срок ответа: ${dueLocal} (время Астаны).\n\nПисьмо отправлено автоматически.`,
   };
 }
+
+const WEEKDAYS: Record<Lang, string[]> = {
+  ru: ['воскресенье', 'понедельник', 'вторник', 'среда', 'четверг', 'пятница', 'суббота'],
+  kk: ['жексенбі', 'дүйсенбі', 'сейсенбі', 'сәрсенбі', 'бейсенбі', 'жұма', 'сенбі'],
+};
+
+/** "3 working days" in the user's words, with the clause of the rules that sets it. */
+export function dueRuleWords(rule: string, form: string, lang: Lang): string {
+  const m = /^(\d+) (working|calendar) days?$/.exec(rule);
+  const clause = ({ enbek: '000 §7', ministry: '002 §11', nqs: '004 §16', access: '002 §17' } as Record<string, string>)[form];
+  if (!m) return rule;
+  const n = m[1];
+  const words = lang === 'kk'
+    ? `${n} ${m[2] === 'working' ? 'жұмыс күні' : 'күнтізбелік күн'}`
+    : `${n} ${m[2] === 'working' ? 'рабочих дня' : 'календарных дня'}`;
+  return clause ? `${words} (${clause})` : words;
+}
+
+export interface ReceiptMailInput {
+  lang: Lang;
+  number: string;
+  systemName: string;
+  /** Local date and time of the deadline, "2026-03-05 18:00", and its weekday (0 = Sunday). */
+  dueLocal: string;
+  dueWeekday: number;
+  rule: string;
+  form: string;
+  statusUrl?: string;
+}
+
+/** Sent at receipt: the number, the deadline with its weekday and the rule that set it, where to follow it. */
+export function receiptEmail(i: ReceiptMailInput): { subject: string; text: string } {
+  const day = WEEKDAYS[i.lang][i.dueWeekday]!;
+  const rule = dueRuleWords(i.rule, i.form, i.lang);
+  if (i.lang === 'kk') {
+    return {
+      subject: `Өтініш ${i.number} қабылданды`,
+      text: `Сәлеметсіз бе!\n\n«${i.systemName}» бойынша өтінішіңіз ${i.number} нөмірімен тіркелді.\n` +
+        `Жауап беру мерзімі: ${i.dueLocal}, ${day} (Астана уақыты); мерзім: ${rule}.\n` +
+        (i.statusUrl ? `Өтініштің күйі: ${i.statusUrl}\n` : '') +
+        `Жауап осы мекенжайға жіберіледі.\n\nБұл хат автоматты түрде жіберілді.`,
+    };
+  }
+  return {
+    subject: `Обращение ${i.number} принято`,
+    text: `Здравствуйте!\n\nВаше обращение по системе «${i.systemName}» зарегистрировано под номером ${i.number}.\n` +
+      `Срок ответа: ${i.dueLocal}, ${day} (время Астаны); срок: ${rule}.\n` +
+      (i.statusUrl ? `Статус обращения: ${i.statusUrl}\n` : '') +
+      `Ответ придёт на этот адрес.\n\nПисьмо отправлено автоматически.`,
+  };
+}
+
+/** The answer, in the language the user wrote in; an access request's decision is said first. */
+export function answerEmail(i: { lang: Lang; number: string; systemName: string; answer: string; decision?: 'granted' | 'refused' | null; statusUrl?: string }): { subject: string; text: string } {
+  const kk = i.lang === 'kk';
+  const decision = i.decision
+    ? kk
+      ? `Шешім: ${i.decision === 'granted' ? 'қолжетімділік берілді' : 'бас тартылды'}.\n\n`
+      : `Решение: ${i.decision === 'granted' ? 'доступ предоставлен' : 'в доступе отказано'}.\n\n`
+    : '';
+  return kk
+    ? {
+        subject: `${i.number} өтінішіне жауап`,
+        text: `Сәлеметсіз бе!\n\n«${i.systemName}» бойынша ${i.number} өтінішіңізге жауап:\n\n${decision}${i.answer}\n\n` +
+          (i.statusUrl ? `Өтініштің күйі: ${i.statusUrl}\n\n` : '') + `Бұл хат автоматты түрде жіберілді.`,
+      }
+    : {
+        subject: `Ответ на обращение ${i.number}`,
+        text: `Здравствуйте!\n\nОтвет на ваше обращение ${i.number} по системе «${i.systemName}»:\n\n${decision}${i.answer}\n\n` +
+          (i.statusUrl ? `Статус обращения: ${i.statusUrl}\n\n` : '') + `Письмо отправлено автоматически.`,
+      };
+}

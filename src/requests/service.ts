@@ -4,11 +4,11 @@ import { conflict, invalid, notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Queryable, Store } from '../store/store.ts';
 import {
-  dateOf, formatDueRule, formatLocalShort, parseDueRule, toLocal, warningTimes, type DueRule, type WorkingCalendar,
+  dateOf, formatDueRule, formatLocalShort, parseDueRule, toLocal, warningTimes, weekdayOf, type DueRule, type WorkingCalendar,
 } from './calendar.ts';
 import type { RequestsConfig, Role } from './config.ts';
 import { DUE_RULES, EXTENSIONS, type ExtensionReason, type Intake, type Lang } from './forms.ts';
-import { acknowledgementEmail } from './messages.ts';
+import { answerEmail, receiptEmail } from './messages.ts';
 import type { RequestMetrics } from './metrics.ts';
 import { requestCountsByIncident } from './queries.ts';
 import { REQUEST_COLUMNS, iso, ms, toPublic, type PublicRequest, type RequestRow, type RequestStatus } from './rows.ts';
@@ -24,13 +24,29 @@ export interface StoredAttachment {
   sha256: string;
 }
 
-export interface AcknowledgementMail {
+/** A mail to the user: at receipt (number, deadline, rule, status link) and with the answer. */
+export interface RequestMail {
+  kind: 'receipt' | 'answer';
   requestId: number;
   number: string;
   to: string;
   lang: Lang;
   subject: string;
   text: string;
+  /** Idempotency key of the mail: one receipt per request, one mail per answer given. */
+  key: string;
+}
+
+/** What the outage detector needs of a request just received. */
+export interface ReceivedRequest {
+  id: number;
+  number: string;
+  kind: 'trouble' | 'access';
+  system: string;
+  subject: string;
+  body: string;
+  receivedAt: number;
+  incidentId: number | null;
 }
 
 /**
@@ -56,8 +72,12 @@ export interface RequestServiceDeps {
   calendar: () => WorkingCalendar;
   config: () => RequestsConfig;
   logger: Logger;
-  /** Runs inside the acknowledging transaction: the lead wires it to the notification outbox. */
-  onAcknowledged?: (q: Queryable, mail: AcknowledgementMail) => Promise<void>;
+  /** Runs inside the transaction that decided the mail (receipt, answer): the app wires it to the outbox. */
+  onMail?: (q: Queryable, mail: RequestMail) => Promise<void>;
+  /** Runs inside the intake transaction: a user report is a source of failure (the app wires the outage rule). */
+  onReceived?: (q: Queryable, r: ReceivedRequest) => Promise<void>;
+  /** The signed status link for a request, given in its mails. */
+  statusUrl?: (number: string) => string | undefined;
   /** Removes an attachment file (retention); failures are logged and retried at the next sweep. */
   removeAttachment?: (storedName: string) => Promise<void>;
   metrics?: RequestMetrics;
@@ -91,6 +111,11 @@ export class RequestService {
 
   constructor(deps: RequestServiceDeps) {
     this.#d = deps;
+  }
+
+  #systemName(id: string, lang: Lang): string {
+    const sys = this.#d.config().systems.find((s) => s.id === id);
+    return sys ? (lang === 'kk' ? sys.name_kk : sys.name_ru) : id;
   }
 
   /** Store a validated intake with its (already written) attachments in one transaction. */
@@ -131,7 +156,17 @@ export class RequestService {
       await this.#event(q, id, now, 'received', opts.actor ?? input.channel, {
         channel: input.channel, attachments: opts.attachments?.length ?? 0, incidentId, dueAt: new Date(dl.dueAt).toISOString(),
       });
-      return r.rows[0]!;
+      const row = r.rows[0]!;
+      await this.#d.onReceived?.(q, { id, number, kind: input.kind, system: input.system, subject: input.subject, body: input.body, receivedAt: now, incidentId });
+      if (row.email && this.#d.onMail) {
+        const local = toLocal(dl.dueAt);
+        const mail = receiptEmail({
+          lang: row.lang, number, systemName: this.#systemName(row.system, row.lang), dueLocal: formatLocalShort(dl.dueAt).slice(0, 16),
+          dueWeekday: weekdayOf(local.day), rule: formatDueRule(rule), form: row.form, statusUrl: this.#d.statusUrl?.(number),
+        });
+        await this.#d.onMail(q, { kind: 'receipt', requestId: id, number, to: row.email, lang: row.lang, key: `request-receipt:${id}`, ...mail });
+      }
+      return row;
     });
     for (const w of dl.warnings) this.#d.logger.warn(w, { request: row.number });
     this.#d.metrics?.received(row.form, row.channel);
@@ -215,11 +250,14 @@ export class RequestService {
       const updated = r.rows[0]!;
       await this.#event(q, id, now, action, actor, { from: cur.status, to: t.to, ...(body.decision ? { decision: body.decision } : {}) });
       if (action === 'answer' || action === 'reopen') await this.#deadlineChanged(q, updated, action === 'answer');
-      if (action === 'acknowledge' && updated.email && this.#d.onAcknowledged) {
-        const sys = this.#d.config().systems.find((s) => s.id === updated.system);
-        const name = sys ? (updated.lang === 'kk' ? sys.name_kk : sys.name_ru) : updated.system;
-        const mail = acknowledgementEmail(updated.lang, updated.number, formatLocalShort(ms(updated.due_at)).slice(0, 16), name);
-        await this.#d.onAcknowledged(q, { requestId: id, number: updated.number, to: updated.email, lang: updated.lang, ...mail });
+      if (action === 'answer' && updated.email && this.#d.onMail) {
+        // The answer reaches the user in the form's language; an access request's decision goes to the requester's
+        // (corporate) address given on the form (002 §17).
+        const mail = answerEmail({
+          lang: updated.lang, number: updated.number, systemName: this.#systemName(updated.system, updated.lang), answer: updated.answer ?? '',
+          decision: updated.decision as 'granted' | 'refused' | null, statusUrl: this.#d.statusUrl?.(updated.number),
+        });
+        await this.#d.onMail(q, { kind: 'answer', requestId: id, number: updated.number, to: updated.email, lang: updated.lang, key: `request-answer:${id}:${now}`, ...mail });
       }
       return updated;
     });

@@ -68,30 +68,52 @@ describe(`request deadlines through escalation on ${storeKind}`, () => {
   });
 });
 
-describe(`request acknowledgement e-mail on ${storeKind}`, () => {
-  it('is written to the outbox in the user\'s language, with the acknowledgement', async () => {
+describe(`mails to the user through a real SMTP server on ${storeKind}`, () => {
+  it('the acknowledgement leaves at receipt and the answer when given, in the form\'s language', async () => {
     const { TEST_CONFIG } = await import('../../support/app.ts');
-    const t = await testApp(`${TEST_CONFIG}escalation:\n  channels:\n    mail: { type: email, host: 127.0.0.1, port: 2525, from: kuzet@example.kz }\n`);
+    const { smtpStandIn } = await import('../notify/stand-ins.ts');
+    const smtp = await smtpStandIn();
+    const t = await testApp(`${TEST_CONFIG}escalation:\n  channels:\n    mail: { type: email, host: 127.0.0.1, port: ${smtp.port}, from: kuzet@example.kz, timeout: 5s }\n`);
     try {
       const reporter = await t.token('reporter');
-      await t.app.http.inject({
+      const filed = await t.app.http.inject({
         method: 'POST', url: '/report?lang=kk', headers: { 'content-type': 'application/x-www-form-urlencoded' },
         payload: new URLSearchParams({ system: 'enbek', contact: 'Айгүл', email: 'aigul@example.kz', subject: 'Іздеу', body: 'Іздеу жұмыс істемейді', lang: 'kk' }).toString(),
       });
+      assert.ok(filed.statusCode < 400, filed.body);
       const id = (await t.store.query<{ id: number }>('SELECT id FROM requests ORDER BY id DESC LIMIT 1')).rows[0]!.id;
+      assert.equal(await t.app.escalation.worker.runOnce(), 1);
+      assert.equal(smtp.mails.length, 1, 'the acknowledgement leaves at receipt, before any specialist acts');
+      const receipt = smtp.mails[0]!;
+      assert.deepEqual(receipt.to, ['aigul@example.kz']);
+      const body = decodeMail(receipt.data);
+      assert.match(body, /R-2026-\d{6}/, 'the request number is in the mail');
+      assert.match(body, /2026-03-05 18:00, бейсенбі/, 'so is the due date with its weekday, in Kazakh');
+      assert.match(body, /3 жұмыс күні \(000 §7\)/, 'and the rule that set it');
+
       const ack = await t.app.http.inject({ method: 'POST', url: `/api/v1/requests/${id}/acknowledge`, payload: {}, headers: { authorization: `Bearer ${reporter}` } });
       assert.equal(ack.statusCode, 200, ack.body);
-      const rows = (await t.store.query<{ channel: string; recipient: { address: string }; message: { kind: string; mail: { subject: string; text: string } }; lang: string }>(
-        `SELECT channel, recipient, message, lang FROM outbox WHERE subject_kind = 'request' AND subject_id = $1`, [id])).rows;
-      assert.equal(rows.length, 1);
-      assert.equal(rows[0]!.channel, 'mail');
-      assert.equal(rows[0]!.lang, 'kk', 'the form was filed in Kazakh');
-      assert.equal(rows[0]!.recipient.address, 'aigul@example.kz');
-      assert.equal(rows[0]!.message.kind, 'mail');
-      assert.match(rows[0]!.message.mail.text, /R-2026-\d{6}/, 'the request number is in the mail');
-      assert.match(rows[0]!.message.mail.text, /2026-03-05/, 'so is the due date');
+      assert.equal(await t.app.escalation.worker.runOnce(), 0, 'acknowledging mails nothing more');
+      const ans = await t.app.http.inject({ method: 'POST', url: `/api/v1/requests/${id}/answer`, payload: { answer: 'Іздеу қалпына келтірілді' }, headers: { authorization: `Bearer ${reporter}` } });
+      assert.equal(ans.statusCode, 200, ans.body);
+      assert.equal(await t.app.escalation.worker.runOnce(), 1);
+      assert.equal(smtp.mails.length, 2);
+      assert.match(decodeMail(smtp.mails[1]!.data), /Іздеу қалпына келтірілді/);
     } finally {
       await t.close();
+      await smtp.close();
     }
   });
 });
+
+/** The text of a received mail, whatever transfer encoding nodemailer chose. */
+function decodeMail(data: string): string {
+  const [head, ...rest] = data.split(/\r?\n\r?\n/);
+  const body = rest.join('\n\n');
+  if (/content-transfer-encoding:\s*base64/i.test(head!)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (/content-transfer-encoding:\s*quoted-printable/i.test(head!)) {
+    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  return body;
+}

@@ -9,7 +9,7 @@ import { loadCalendarFile } from '../../../src/requests/calendar-file.ts';
 import { resolveRequestsConfig } from '../../../src/requests/config.ts';
 import { openRequestDeadlines } from '../../../src/requests/queries.ts';
 import { validateIntake, type Intake, type RawIntake } from '../../../src/requests/forms.ts';
-import { RequestService, TRANSITIONS, type AcknowledgementMail, type Action, type DeadlineChange } from '../../../src/requests/service.ts';
+import { RequestService, TRANSITIONS, type RequestMail, type Action, type DeadlineChange } from '../../../src/requests/service.ts';
 import type { RequestStatus } from '../../../src/requests/rows.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { sig } from '../../support/signals.ts';
@@ -34,7 +34,7 @@ describe(`request service on ${storeKind}`, () => {
   let clock: FakeClock;
   let svc: RequestService;
   let calendar: WorkingCalendar;
-  const mails: AcknowledgementMail[] = [];
+  const mails: RequestMail[] = [];
   const removed: string[] = [];
   const deadlines: DeadlineChange[] = [];
 
@@ -44,11 +44,12 @@ describe(`request service on ${storeKind}`, () => {
     calendar = loadCalendarFile(FILE).calendar;
     svc = new RequestService({
       store, clock, calendar: () => calendar, config: () => config, logger: nullLogger,
-      onAcknowledged: async (q, mail) => {
+      onMail: async (q, mail) => {
         const r = await q.query<{ status: string }>('SELECT status FROM requests WHERE id = $1', [mail.requestId]);
-        assert.equal(r.rows[0]!.status, 'acknowledged', 'the hook runs inside the acknowledging transaction');
+        assert.equal(r.rows[0]!.status, mail.kind === 'receipt' ? 'received' : 'answered', 'the hook runs inside the deciding transaction');
         mails.push(mail);
       },
+      statusUrl: (n) => `http://127.0.0.1:8080/requests/${n}/status`,
       removeAttachment: async (name) => void removed.push(name),
       onDeadline: async (_q, change) => void deadlines.push(change),
     });
@@ -111,16 +112,26 @@ describe(`request service on ${storeKind}`, () => {
     }
   });
 
-  it('acknowledging sends the user an e-mail in their language with the number and due date', async () => {
+  it('receipt sends the user an e-mail in their language with the number, due date, weekday and rule; the answer follows', async () => {
     mails.length = 0;
     const r = await svc.intake(intake(NQS));
-    await svc.transition(r.id, 'acknowledge', 'op');
-    assert.equal(mails.length, 1);
+    assert.equal(mails.length, 1, 'the acknowledgement leaves at receipt, not when a specialist acknowledges');
+    assert.equal(mails[0]!.kind, 'receipt');
     assert.equal(mails[0]!.to, 'askar@example.kz');
     assert.equal(mails[0]!.lang, 'kk');
     assert.equal(mails[0]!.subject, `Өтініш ${r.number} қабылданды`);
-    assert.match(mails[0]!.text, /Жауап беру мерзімі: 2026-03-30 18:00/);
+    // Friday 17:59 in Almaty: D0 is the next working day, Monday 23 March; 3 working days end Monday 30 March.
+    assert.match(mails[0]!.text, /Жауап беру мерзімі: 2026-03-30 18:00, дүйсенбі/);
+    assert.match(mails[0]!.text, /3 жұмыс күні \(004 §16\)/);
+    assert.match(mails[0]!.text, new RegExp(`http://127.0.0.1:8080/requests/${r.number}/status`));
     assert.match(mails[0]!.text, /ҰБЖ цифрлық платформасы/);
+    await svc.transition(r.id, 'acknowledge', 'op');
+    assert.equal(mails.length, 1, 'acknowledging sends nothing more');
+    await svc.transition(r.id, 'answer', 'op', { answer: 'Кіру қалпына келтірілді' });
+    assert.equal(mails.length, 2);
+    assert.equal(mails[1]!.kind, 'answer');
+    assert.equal(mails[1]!.subject, `${r.number} өтінішіне жауап`);
+    assert.match(mails[1]!.text, /Кіру қалпына келтірілді/);
   });
 
   it('answering needs a text, and an access request needs a decision', async () => {
@@ -135,8 +146,12 @@ describe(`request service on ${storeKind}`, () => {
     await svc.transition(acc.id, 'acknowledge', 'op');
     await assert.rejects(svc.transition(acc.id, 'answer', 'op', {}), { code: 'KZ_ERR_VALIDATION' });
     await assert.rejects(svc.transition(acc.id, 'answer', 'op', { answer: 'ok' }), /decision/);
+    mails.length = 0;
     const done = await svc.transition(acc.id, 'answer', 'op', { answer: 'Логин выдан', decision: 'granted' });
     assert.equal(done.decision, 'granted');
+    // The decision goes to the requester's corporate address given on the form (002 §17).
+    assert.deepEqual(mails.map((m) => [m.kind, m.to]), [['answer', 'ivanov@gov.kz']]);
+    assert.match(mails[0]!.text, /Решение: доступ предоставлен\.\n\nЛогин выдан/);
   });
 
   it('extends an NQS deadline from the original D0 with a reason, and refuses what the rules do not allow', async () => {
