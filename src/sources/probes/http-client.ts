@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pipeline, Readable, type Transform } from 'node:stream';
 import zlib from 'node:zlib';
@@ -44,7 +44,8 @@ export class HttpAgents {
       if (tls?.ca_file) connect.ca = readFileSync(tls.ca_file);
       if (tls?.cert_file) connect.cert = readFileSync(tls.cert_file);
       if (tls?.key_file) connect.key = readFileSync(tls.key_file);
-      if (tls?.servername) connect.servername = tls.servername;
+      // No SNI for an IP address (RFC 6066; Node warns): the certificate is still checked against it.
+      if (tls?.servername && !isIP(tls.servername)) connect.servername = tls.servername;
       if (this.opts.lookup) connect.lookup = this.opts.lookup;
       agent = new Agent({
         connections: this.opts.connectionsPerOrigin ?? 32,
