@@ -32,8 +32,8 @@ const num = (n: number) => String(n).padStart(7, '0');
 const text = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => num(from + i) + '\n').join('');
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => num(from + i));
 
-/** A tailer that records lines, gaps and warnings, and checkpoints each delivery to the store. */
-function tailer(clock: Clock, opts: Partial<FileTailerOptions> & { name: string; paths: string[] }) {
+/** A tailer that records lines, gaps and warnings, and checkpoints each delivery to the store (unless told not to). */
+function tailer(clock: Clock, opts: Partial<FileTailerOptions> & { name: string; paths: string[] }, checkpoint = true) {
   const got: string[] = [];
   const gaps: number[] = [];
   const warnings: Array<{ msg: string; meta?: Record<string, unknown> }> = [];
@@ -47,7 +47,7 @@ function tailer(clock: Clock, opts: Partial<FileTailerOptions> & { name: string;
       metrics: { linesRead: () => {}, dropped: () => {}, gap: (_input, n) => void gaps.push(n) },
       deliver: async (b) => {
         for (const it of b.items) got.push(...it.text.split('\n'));
-        await store.tx((q) => saveCheckpoint(q, b.checkpoint, clock.now()));
+        if (checkpoint) await store.tx((q) => saveCheckpoint(q, b.checkpoint, clock.now()));
       },
     },
   );
@@ -178,7 +178,8 @@ test('logrotate copytruncate x20 while a writer writes: no line read twice, and 
   writeFileSync(file, '');
   const conf = join(dir, 'logrotate.conf');
   writeFileSync(conf, `${file} {\n  copytruncate\n  rotate 1000\n  missingok\n  nocompress\n}\n`);
-  const r = tailer(systemClock, { name: 'copytruncate', paths: [file], pollMs: 250, watch: true });
+  // No store commits here: the embedded store runs in this thread and would stall reading; this measures the tailer.
+  const r = tailer(systemClock, { name: 'copytruncate', paths: [file], pollMs: 250, watch: true }, false);
   await r.tailer.start();
   const tail = gnuTail(file);
   await sleep(300);
