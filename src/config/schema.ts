@@ -62,7 +62,7 @@ export const kuzetSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          properties: { flips: { type: 'integer', minimum: 2, maximum: 1000, default: 6 }, window: duration('1h') },
+          properties: { flips: { type: 'integer', minimum: 2, maximum: 1000, default: 4 }, window: duration('1h'), settle: duration('5m') },
         },
       },
     },
@@ -128,7 +128,7 @@ export interface KuzetConfig {
   server: { listen: string; port: number; public_url: string; body_limit_bytes: number; trust_proxy: boolean };
   store: { url: string; data_dir: string; pool_size: number };
   log: { level: 'error' | 'warn' | 'info' | 'debug' };
-  incidents: { reopen_window: string; flapping: { flips: number; window: string } };
+  incidents: { reopen_window: string; flapping: { flips: number; window: string; settle: string } };
   signals: { retention: string; max_batch: number; max_queue: number };
   auth: { bootstrap_token: string };
   audit: { archive_dir: string; zone: string; schedule: string; retention: string };

@@ -104,6 +104,7 @@ export class Escalator {
     this.#handlers.set('ack_deadline', (q, t, now) => this.#onDeadline(q, t, now, 'ack'));
     this.#handlers.set('resolve_deadline', (q, t, now) => this.#onDeadline(q, t, now, 'resolve'));
     this.#handlers.set('silence_end', (q, t, now) => this.#onSilenceEnd(q, t, now));
+    this.#handlers.set('resolved_notice', (q, t, now) => this.#onResolvedNotice(q, t, now));
   }
 
   registerTimerHandler(kind: string, handler: TimerHandler): void {
@@ -153,7 +154,11 @@ export class Escalator {
     for (const { incident, event } of changes) {
       switch (event.kind) {
         case 'opened':
+          if (event.page) await this.#start(q, cfg, infoOf(incident), now);
+          break;
         case 'reopened':
+          // Back before "resolved" was told: the same episode goes on (no new page), its ladder where it was.
+          if (await this.#resumeHeld(q, incident, now)) break;
           if (event.page) await this.#start(q, cfg, infoOf(incident), now);
           break;
         case 'severity_raised':
@@ -169,16 +174,35 @@ export class Escalator {
           await cancelTimers(q, 'incident', incident.id, ['step', 'ack_deadline', 'silence_end']);
           await cancelPending(q, 'incident', incident.id, ['page']);
           break;
-        case 'resolved':
+        case 'resolved': {
+          const last = await this.#current(q, incident.id);
           await q.query(
             `UPDATE escalations SET state = 'resolved', updated_at = $2 WHERE subject_kind = 'incident' AND subject_id = $1 AND state <> 'resolved'`,
             [incident.id, new Date(now).toISOString()],
           );
           await cancelTimers(q, 'incident', incident.id);
           await cancelPending(q, 'incident', incident.id, ['page', 'breach']);
-          await this.#tellResolved(q, incident, now);
+          const notifyAfter = Number(event.detail.notify_after ?? 0);
+          if (notifyAfter > now && last) {
+            // Held for the settle period: a failure back before then takes the hold back (#resumeHeld).
+            await scheduleTimers(
+              q,
+              [
+                {
+                  subjectKind: 'incident',
+                  subjectId: incident.id,
+                  kind: 'resolved_notice',
+                  dueAt: notifyAfter,
+                  payload: { escalation: Number(last.id), prev_state: last.state, resolved_at: now },
+                  dedupKey: `esc:${last.id}:resolved-notice:${now}`,
+                },
+              ],
+              now,
+            );
+          } else if (notifyAfter <= now) await this.#tellResolved(q, infoOf(incident), now);
           await this.#releaseInhibited(q, cfg, incident.id, now);
           break;
+        }
         default:
           break; // flapping marks and notes never start paging
       }
@@ -324,8 +348,49 @@ export class Escalator {
     return null;
   }
 
+  /** The settle period passed and the incident is still resolved: tell the people paged. */
+  async #onResolvedNotice(q: Queryable, t: TimerRow, now: number): Promise<void> {
+    // A reopen cancels this timer; the status check covers a reopen that did not go through the hook.
+    const inc = await loadIncident(q, t.subjectId);
+    if (inc?.status === 'resolved') await this.#tellResolved(q, inc, now);
+  }
+
+  /**
+   * A reopen while "resolved" is still held: take the held message back and put the escalation back as it was
+   * before the resolve. An active ladder goes on with its next step and its original deadlines (the sweep fires
+   * any that fell due meanwhile). Returns false when nothing was held.
+   */
+  async #resumeHeld(q: Queryable, incident: IncidentState, now: number): Promise<boolean> {
+    const held = await q.query<{ payload: Record<string, unknown> }>(
+      `UPDATE timers SET state = 'cancelled' WHERE subject_kind = 'incident' AND subject_id = $1 AND kind = 'resolved_notice' AND state = 'pending' RETURNING payload`,
+      [incident.id],
+    );
+    const p = held.rows[0]?.payload;
+    if (!p) return false;
+    const x = await this.#lockEscalation(q, p.escalation);
+    if (!x || x.e.state !== 'resolved') return true;
+    const prev = String(p.prev_state);
+    const escId = Number(x.e.id);
+    await q.query(`UPDATE escalations SET state = $2, updated_at = $3 WHERE id = $1`, [escId, prev, new Date(now).toISOString()]);
+    // The resolve cancelled this escalation's pending timers; they come back with their original due times, and
+    // the sweep fires any that fell due meanwhile. (Their idempotency keys stay theirs: nothing pages twice.)
+    const kinds = prev === 'active' ? ['step', 'ack_deadline', 'resolve_deadline'] : prev === 'acknowledged' ? ['resolve_deadline'] : [];
+    if (kinds.length) {
+      await q.query(
+        `UPDATE timers SET state = 'pending' WHERE subject_kind = 'incident' AND subject_id = $1 AND state = 'cancelled'
+           AND payload->>'escalation' = $2 AND kind IN (SELECT jsonb_array_elements_text($3::jsonb))`,
+        [incident.id, String(escId), JSON.stringify(kinds)],
+      );
+    }
+    // A silence may have ended meanwhile: its handler checks again and activates or waits.
+    if (prev === 'silenced') {
+      await scheduleTimers(q, [{ subjectKind: 'incident', subjectId: incident.id, kind: 'silence_end', dueAt: now, payload: { escalation: escId }, dedupKey: `esc:${escId}:silence:resumed:${now}` }], now);
+    }
+    return true;
+  }
+
   /** Everyone who was paged for this episode hears that it is over, on the channel that reached them. */
-  async #tellResolved(q: Queryable, incident: IncidentState, now: number): Promise<void> {
+  async #tellResolved(q: Queryable, incident: IncidentInfo, now: number): Promise<void> {
     const e = await q.query<{ id: number }>(`SELECT id FROM escalations WHERE subject_kind = 'incident' AND subject_id = $1 ORDER BY id DESC LIMIT 1`, [incident.id]);
     const escId = e.rows[0]?.id;
     if (escId === undefined) return;
@@ -335,7 +400,7 @@ export class Escalator {
         ORDER BY channel, recipient, id DESC`,
       [incident.id, `esc:${escId}:%`],
     );
-    const msg: MessageData = { kind: 'resolved', incident: stripStatus(infoOf(incident)) };
+    const msg: MessageData = { kind: 'resolved', incident: stripStatus(incident) };
     await enqueueNotifications(
       q,
       r.rows.map((x) => ({

@@ -60,6 +60,12 @@ export interface LifecyclePolicy {
   /** This many flips within flapWindowMs mark the incident flapping. */
   flapFlips: number;
   flapWindowMs: number;
+  /**
+   * A resolve by a signal is told to the people paged only after this long (absent or 0: at once). A failure back
+   * within it continues the same episode: no new page, no "resolved" message. Flapping costs one page and one
+   * "resolved", whatever the number of flips.
+   */
+  resolvedHoldMs?: number;
 }
 
 /** The policy from the `incidents:` section of the config (durations already validated by the schema). */
@@ -68,6 +74,7 @@ export function lifecyclePolicy(incidents: KuzetConfig['incidents']): LifecycleP
     reopenWindowMs: parseDuration(incidents.reopen_window)!,
     flapFlips: incidents.flapping.flips,
     flapWindowMs: parseDuration(incidents.flapping.window)!,
+    resolvedHoldMs: parseDuration(incidents.flapping.settle)!,
   };
 }
 
@@ -154,7 +161,9 @@ export function applySignal(
     prev.status = 'resolved';
     prev.resolvedAt = now;
     prev.resolvedBy = actor;
-    events.push({ kind: 'resolved', at: now, actor, detail: { by: 'signal', summary: s.summary }, page: !prev.flapping });
+    const hold = policy.resolvedHoldMs ?? 0;
+    // notify_after: when escalation may tell the people paged (it holds the message until then).
+    events.push({ kind: 'resolved', at: now, actor, detail: { by: 'signal', summary: s.summary, ...(hold > 0 ? { notify_after: now + hold } : {}) }, page: !prev.flapping });
     recordFlip(prev, now, policy, events, actor);
     return { incident: prev, opened: false, events };
   }

@@ -25,6 +25,8 @@ export interface FileInputConfig {
   rotate_wait?: string;
   /** How often files are checked for growth, rotation and new matches. Default "250ms". */
   poll_interval?: string;
+  /** Read a file as soon as it changes (inotify), as well as every poll_interval. Default true. */
+  watch?: boolean;
 }
 
 export interface JournaldInputConfig {
@@ -134,6 +136,7 @@ export const logsConfigSchema = {
           max_line_bytes: { type: 'integer', minimum: 256, maximum: 16777216 },
           rotate_wait: duration,
           poll_interval: duration,
+          watch: { type: 'boolean' },
         },
       },
     },

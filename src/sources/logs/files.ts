@@ -83,7 +83,7 @@ const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|zip)$/;
 
 /**
  * The copy copytruncate made of a file we were reading: a sibling named after it (app.log.1, app.log-20260105)
- * whose head matches our fingerprint and which holds at least `offset` bytes. Newest first. Compressed
+ * whose head matches our fingerprint (it may hold less than `offset` when lines were read live). Newest first. Compressed
  * copies cannot be read and are skipped.
  */
 export async function findRotatedCopy(
@@ -106,7 +106,8 @@ export async function findRotatedCopy(
     if (e === base || !e.startsWith(base) || COMPRESSED.test(e)) continue;
     const p = join(dir, e);
     const st = await stat(p).catch(() => null);
-    if (!st || !st.isFile() || st.size < offset || exclude.has(fileIdOf(st))) continue;
+    // A copy shorter than the offset is still the copy (made before lines we read live from the original).
+    if (!st || !st.isFile() || exclude.has(fileIdOf(st))) continue;
     if ((await headHash(p, fp.len)) !== fp.hash) continue;
     if (!best || st.mtimeMs > best.mtime) best = { path: p, size: st.size, id: fileIdOf(st), mtime: st.mtimeMs };
   }

@@ -186,6 +186,7 @@ export class LogIntake {
             maxLineBytes: f.max_line_bytes ?? 65536,
             rotateWaitMs: ms(f.rotate_wait, 10_000),
             pollMs: ms(f.poll_interval, 250),
+            watch: f.watch ?? true,
           },
           { store: deps.store, clock: deps.clock, deliver, logger: deps.logger, metrics: this.#metrics?.tail },
         ),

@@ -27,9 +27,10 @@ export function createLogMetrics(registry: Registry | undefined): LogMetrics | u
   const matched = counter(registry, 'kuzet_log_rule_matches_total', 'Log events matched, by rule', ['rule']);
   const dropped = counter(registry, 'kuzet_log_dropped_total', 'Log lines, messages or matches dropped, by input and reason', ['input', 'reason']);
   const received = counter(registry, 'kuzet_syslog_messages_received_total', 'Syslog messages received, by transport', ['transport']);
+  const gaps = counter(registry, 'kuzet_log_gaps_total', 'Truncations of a log file that lost lines (written after the last read, before the truncation), by input', ['input']);
   const drop = (input: string, reason: LogDropReason, n: number) => dropped.inc({ input, reason }, n);
   return {
-    tail: { linesRead: (input, n) => lines.inc({ input }, n), dropped: drop },
+    tail: { linesRead: (input, n) => lines.inc({ input }, n), dropped: drop, gap: (input) => gaps.inc({ input }) },
     rules: { matched: (rule) => matched.inc({ rule }), dropped: (reason, n = 1) => drop('rules', reason, n) },
     syslog: (input) => ({
       received: (transport, n) => {

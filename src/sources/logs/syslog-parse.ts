@@ -92,11 +92,25 @@ function parse5424(rest: string): Omit<SyslogMessage, 'facility' | 'severity'> |
   } else if (i < rest.length) {
     return null;
   }
-  let msg = rest.slice(i);
-  if (msg.startsWith(' ')) msg = msg.slice(1);
-  if (msg.startsWith('\ufeff')) msg = msg.slice(1);
+  const msg = msg5424(rest.slice(i));
   const nil = (v: string) => (v === '-' ? null : v);
   return { format: 'rfc5424', timestamp, host: nil(host), app: nil(app), procId: nil(procId), msgId: nil(msgId), structuredData: sd, msg };
+}
+
+/**
+ * MSG of an RFC 5424 message, given what follows STRUCTURED-DATA. The SP that separates MSG from
+ * STRUCTURED-DATA is not part of MSG, nor is the BOM that marks it UTF-8. rsyslog's forwarding templates
+ * (`RSYSLOG_SyslogProtocol23Format` and the like) write its `msg` property there, and for a message
+ * received in the BSD format that property still holds the space that followed "TAG:" (so the wire reads
+ * `- -  text`, and `- -  \ufefftext` with a BOM). That one space belongs to the BSD header, as it does in
+ * parse3164, so it goes too; any further whitespace is the sender's and is kept.
+ */
+function msg5424(after: string): string {
+  let msg = after;
+  if (msg.startsWith(' ')) msg = msg.slice(1);
+  if (msg.startsWith(' ')) msg = msg.slice(1);
+  if (msg.startsWith('\ufeff')) msg = msg.slice(1);
+  return msg;
 }
 
 function parse3164(rest: string): Omit<SyslogMessage, 'facility' | 'severity'> {

@@ -20,4 +20,6 @@ export type TailDropReason = 'line_too_long' | 'event_too_long' | 'lost_on_trunc
 export interface TailMetrics {
   linesRead(input: string, n: number): void;
   dropped(input: string, reason: TailDropReason, n: number): void;
+  /** A truncation lost lines (written after the last read, before the truncation): their estimated number. */
+  gap?(input: string, estimatedLines: number): void;
 }

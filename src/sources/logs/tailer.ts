@@ -1,3 +1,4 @@
+import { fstatSync, watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Clock, Timer } from '../../clock.ts';
 import { nullLogger, type Logger } from '../../log.ts';
@@ -13,7 +14,12 @@ import type { TailBatch, TailDeliver, TailItem, TailMetrics } from './tail-batch
 //  - rename-and-create: the old inode is kept open and read to its end for `rotateWait`, then closed;
 //    the new file at the path is read from its first byte;
 //  - copytruncate and truncation: the file shrinks (or its head changes); the unread rest is taken from
-//    the copy (a sibling with our head hash), then the file is read again from 0;
+//    the copy (a sibling with our head hash), then the file is read again from 0. What was written after
+//    the last read and before the truncation exists nowhere: the gap is estimated from the file's recent
+//    growth rate and reported (a warning, kuzet_log_gaps_total);
+//  - with `watch`, a change to a followed file (inotify) reads it at once, as `tail -F` does, so little is
+//    ever unread when a truncation comes; the poll still runs (discovery, and where events are not delivered).
+//    Reading goes on while a delivery is in flight, up to one poll's read budget.
 //  - inode reuse after a restart: the stored head hash no longer matches, so the file is new.
 // Each poll hands what it read to `deliver` with the checkpoint (offsets) that covers it, and reads no
 // further until `deliver` resolves: the owner commits the derived signals and the checkpoint, so a
@@ -31,6 +37,8 @@ export interface FileTailerOptions {
   pollMs: number;
   /** Bytes read per file per poll before handing over (bounds memory). Default 4 MiB. */
   maxReadPerPoll?: number;
+  /** Read a followed file as soon as it changes (fs.watch), besides polling. Default false. */
+  watch?: boolean;
 }
 
 export interface FileTailerDeps {
@@ -57,6 +65,16 @@ interface Follower {
   dirty: boolean;
   /** While the file is empty: rotated siblings seen then (a copy appearing later holds lines we never saw). */
   emptySiblings: Set<string> | null;
+  watcher: FSWatcher | null;
+  /** The largest size seen at a change event since the last read pass (watch only): what a truncation cut off. */
+  peak: number;
+  /** Growth rate (bytes per ms, smoothed) and the time and size it was last measured at: the gap estimate. */
+  rate: number;
+  rateAt: number;
+  rateSize: number;
+  /** Bytes and lines read, for the average line length. */
+  bytesSeen: number;
+  linesSeen: number;
 }
 
 // 64 KiB reads: the decoded strings stay in V8's young generation (1 MiB ones go to large-object space
@@ -77,6 +95,14 @@ export class FileTailer {
   #running: Promise<void> | null = null;
   #started = false;
   #stopping = false;
+  /** Reads (polls and watch kicks) run one at a time; so do deliveries, but a read may overlap a delivery. */
+  #readChain: Promise<void> = Promise.resolve();
+  #deliverChain: Promise<void> = Promise.resolve();
+  #deliverQueued = false;
+  #kicking = false;
+  #kickAgain = false;
+  /** Text held in #items, not yet handed over (bounds reading ahead of a slow delivery). */
+  #pendingBytes = 0;
 
   constructor(opts: FileTailerOptions, deps: FileTailerDeps) {
     this.#o = opts;
@@ -108,7 +134,10 @@ export class FileTailer {
     this.#stopping = true;
     this.#timer?.cancel();
     this.#timer = null;
+    for (const f of this.#followers.values()) f.watcher?.close();
     await this.#running;
+    await this.#readChain;
+    await this.#deliverChain;
     for (const f of this.#followers.values()) await f.fh.close().catch(() => {});
     this.#followers.clear();
     this.#started = false;
@@ -214,10 +243,84 @@ export class FileTailer {
       lastLineAt: now,
       dirty: true,
       emptySiblings: null,
+      watcher: null,
+      peak: 0,
+      rate: 0,
+      rateAt: now,
+      rateSize: st.size,
+      bytesSeen: 0,
+      linesSeen: 0,
     };
     await this.#refreshFingerprint(f, st.size);
     this.#followers.set(f.id, f);
+    if (this.#o.watch) {
+      try {
+        f.watcher = watch(path, { persistent: false }, () => {
+          // The size at each change, before any later truncation: how much was there to read.
+          try {
+            f.peak = Math.max(f.peak, fstatSync(f.fh.fd).size);
+          } catch {
+            // closed meanwhile
+          }
+          this.#kick();
+        });
+        f.watcher.on('error', () => {
+          f.watcher?.close();
+          f.watcher = null;
+        });
+      } catch {
+        f.watcher = null; // polling still reads it
+      }
+    }
     return f;
+  }
+
+  /** Serialise reads: one at a time, whoever asks (the poll or a watch event). */
+  #locked(fn: () => Promise<void>): Promise<void> {
+    const p = this.#readChain.then(fn);
+    this.#readChain = p.catch(() => {});
+    return p;
+  }
+
+  /** A followed file changed: read what is new now, then hand it over (coalescing events that come meanwhile). */
+  #kick(): void {
+    if (!this.#started || this.#stopping) return;
+    if (this.#kicking) {
+      this.#kickAgain = true;
+      return;
+    }
+    // Far ahead of a slow (or failing) delivery: leave it to the poll, which delivers before it reads.
+    if (this.#pendingBytes >= (this.#o.maxReadPerPoll ?? 4 << 20)) return;
+    this.#kicking = true;
+    this.#kickAgain = false;
+    this.#locked(() => this.#readFollowers(this.#d.clock.now()))
+      .then(
+        () => this.#queueDeliver(),
+        (err: unknown) => this.#log.debug('log read on change failed; the poll retries', { err }),
+      )
+      .finally(() => {
+        this.#kicking = false;
+        if (this.#kickAgain) this.#kick();
+      });
+  }
+
+  /** Deliver soon, after any delivery in flight; one waits in the queue at most. Errors wait for the poll. */
+  #queueDeliver(): void {
+    if (this.#deliverQueued) return;
+    this.#deliverQueued = true;
+    this.#deliverChain = this.#deliverChain
+      .then(() => {
+        this.#deliverQueued = false;
+        return this.#deliver();
+      })
+      .catch((err: unknown) => this.#log.debug('log delivery after a change failed; the poll retries', { err }));
+  }
+
+  /** Deliver now (after any delivery in flight), passing its error to the caller. */
+  #deliverNow(): Promise<void> {
+    const p = this.#deliverChain.then(() => this.#deliver());
+    this.#deliverChain = p.catch(() => {});
+    return p;
   }
 
   async #refreshFingerprint(f: Follower, size: number): Promise<void> {
@@ -232,13 +335,19 @@ export class FileTailer {
 
   async #poll(): Promise<void> {
     // A failed delivery left items behind: hand those over before reading more (throws while it still fails).
-    if (this.#items.length > 0 || this.#deletes.length > 0) await this.#deliver();
-    const now = this.#d.clock.now();
-    await this.#discover(now);
+    if (this.#items.length > 0 || this.#deletes.length > 0) await this.#deliverNow();
+    await this.#locked(async () => {
+      const now = this.#d.clock.now();
+      await this.#discover(now);
+      this.#behind = false;
+      await this.#readFollowers(now);
+    });
+    await this.#deliverNow();
+  }
+
+  async #readFollowers(now: number): Promise<void> {
     const order = [...this.#followers.values()].sort((a, b) => (a.rotatedAt ?? Infinity) - (b.rotatedAt ?? Infinity));
-    this.#behind = false;
-    for (const f of order) await this.#readFollower(f, now);
-    await this.#deliver();
+    for (const f of order) if (this.#followers.get(f.id) === f) await this.#readFollower(f, now);
   }
 
   /** Find new files, and notice files whose path now names another inode (rotated away) or nothing. */
@@ -276,6 +385,8 @@ export class FileTailer {
 
   async #readFollower(f: Follower, now: number): Promise<void> {
     if (f.emptySiblings && f.fpLen === 0) await this.#copiesWhileEmpty(f, f.emptySiblings);
+    const peak = f.watcher ? f.peak : null;
+    f.peak = 0;
     const st = await f.fh.stat();
     if (st.size !== f.size || st.mtimeMs !== f.mtime) {
       let truncated = st.size < f.splitter.readOffset;
@@ -284,7 +395,13 @@ export class FileTailer {
         const { bytesRead } = await f.fh.read(buf, 0, f.fpLen, 0);
         truncated = bytesRead < f.fpLen || hashBytes(buf) !== f.fpHash;
       }
-      if (truncated) await this.#onTruncated(f);
+      if (truncated) await this.#onTruncated(f, st.size, now, peak);
+      else if (now > f.rateAt) {
+        const r = (st.size - f.rateSize) / (now - f.rateAt);
+        f.rate = f.rate === 0 ? r : (f.rate + r) / 2;
+        f.rateAt = now;
+        f.rateSize = st.size;
+      }
       if (st.size > f.size) f.lastGrowth = now;
       f.size = st.size;
       f.mtime = st.mtimeMs;
@@ -308,6 +425,7 @@ export class FileTailer {
     if (f.rotatedAt !== null && drained && now - f.rotatedAt >= this.#o.rotateWaitMs && now - f.lastGrowth >= this.#o.rotateWaitMs) {
       this.#emit(f, f.splitter.flushPartial(), f.splitter.offset);
       this.#flushEvent(f);
+      f.watcher?.close();
       await f.fh.close().catch(() => {});
       this.#followers.delete(f.id);
       this.#deletes.push(f.id);
@@ -330,17 +448,37 @@ export class FileTailer {
     }
   }
 
-  /** The file shrank or its head changed: finish the old content from copytruncate's copy, then restart at 0. */
-  async #onTruncated(f: Follower): Promise<void> {
+  /**
+   * The file shrank or its head changed: finish the old content from copytruncate's copy, then restart at 0.
+   * Lines written after the last read and before the truncation (after the copy, with copytruncate) are in
+   * neither file. Their number is estimated: when watching, from the largest size seen at a change event
+   * (`peak`) beyond what was read or copied; when polling, from the file's recent growth rate over the time
+   * since the last read, less what the file holds now (written since the truncation) and what the copy held.
+   */
+  async #onTruncated(f: Follower, sizeNow: number, now: number, peak: number | null): Promise<void> {
     const exclude = new Set(this.#followers.keys());
     const before = f.splitter.readOffset;
-    const recovered = await this.#drainCopy(f.path, { fpLen: f.fpLen, fpHash: f.fpHash, offset: before }, f, exclude);
-    if (!recovered) {
-      this.#emit(f, f.splitter.flushPartial(), f.splitter.offset);
-      this.#d.metrics?.dropped(this.#o.name, 'lost_on_truncate', 1);
-      this.#log.warn('log file truncated; no copy found for its unread rest', { path: f.path, offset: before });
-    }
+    const copy = await this.#drainCopy(f.path, { fpLen: f.fpLen, fpHash: f.fpHash, offset: before }, f, exclude);
+    if (!copy) this.#emit(f, f.splitter.flushPartial(), f.splitter.offset);
+    const fromCopy = copy ? Math.max(0, copy.size - before) : 0;
+    const written = f.rate > 0 ? f.rate * Math.max(0, now - f.rateAt) : 0;
+    const lostBytes = peak !== null ? Math.max(0, peak - Math.max(before, copy?.size ?? 0)) : Math.max(0, written - sizeNow - fromCopy);
+    const lineBytes = f.linesSeen > 0 ? f.bytesSeen / f.linesSeen : 100;
+    const estimated = Math.round(lostBytes / lineBytes);
+    if (estimated >= 1) {
+      this.#d.metrics?.gap?.(this.#o.name, estimated);
+      this.#d.metrics?.dropped(this.#o.name, 'lost_on_truncate', estimated);
+      this.#log.warn('log file truncated: lines written after the last read and before the truncation are lost', {
+        path: f.path,
+        copy: copy?.path ?? null,
+        estimated_lines: estimated,
+        unread_ms: now - f.rateAt,
+      });
+    } else if (!copy) this.#log.info('log file truncated; reading it again from the start', { path: f.path, offset: before });
     this.#flushEvent(f);
+    f.rate = 0;
+    f.rateAt = now;
+    f.rateSize = sizeNow;
     f.splitter.reset(0);
     f.assembler?.reset();
     f.fpLen = 0;
@@ -358,15 +496,15 @@ export class FileTailer {
     state: Pick<OffsetRow, 'fpLen' | 'fpHash' | 'offset'>,
     f: Follower | null,
     exclude: ReadonlySet<string> = new Set(),
-  ): Promise<boolean> {
+  ): Promise<{ path: string; size: number } | null> {
     const copy = await findRotatedCopy(path, { len: state.fpLen, hash: state.fpHash }, state.offset, exclude);
-    if (!copy) return false;
+    if (!copy) return null;
     this.#ignored.add(copy.id);
     const now = this.#d.clock.now();
     const splitter = f?.splitter ?? new LineSplitter({ maxLineBytes: this.#o.maxLineBytes, offset: state.offset, trackLines: !!this.#o.multiline });
     const carrier: Follower = f ?? ({ splitter, assembler: this.#o.multiline ? new MultilineAssembler(this.#o.multiline.start, this.#o.multiline.maxLines) : null } as Follower);
     const fh = await open(copy.path, 'r').catch(() => null);
-    if (!fh) return false;
+    if (!fh) return null;
     try {
       let pos = splitter.readOffset;
       while (pos < copy.size) {
@@ -381,13 +519,15 @@ export class FileTailer {
     this.#emit(carrier, splitter.flushPartial(), splitter.offset);
     this.#flushEvent(carrier);
     this.#log.info('log file was truncated; read its unread rest from the copy', { path, copy: copy.path, from: state.offset });
-    return true;
+    return copy;
   }
 
   #take(f: Follower, chunk: Buffer, now: number): void {
     const before = f.splitter.offset;
     const block = f.splitter.push(chunk);
     if (block.lines > 0) f.lastLineAt = now;
+    f.bytesSeen += chunk.length;
+    f.linesSeen += block.lines;
     this.#emit(f, block, before);
   }
 
@@ -398,6 +538,7 @@ export class FileTailer {
     if (block.cut > 0) this.#d.metrics?.dropped(this.#o.name, 'line_too_long', block.cut);
     if (!f.assembler) {
       this.#items.push({ kind: 'lines', text: block.text, lines: block.lines });
+      this.#pendingBytes += block.text.length;
       return;
     }
     const lines = block.text.split('\n');
@@ -415,6 +556,7 @@ export class FileTailer {
   #pushEvent(text: string, dropped: number): void {
     if (dropped > 0) this.#d.metrics?.dropped(this.#o.name, 'event_too_long', dropped);
     this.#items.push({ kind: 'event', text });
+    this.#pendingBytes += text.length;
   }
 
   async #deliver(): Promise<void> {
@@ -426,13 +568,16 @@ export class FileTailer {
     }
     if (upserts.length === 0 && this.#deletes.length === 0 && this.#items.length === 0) return;
     const batch: TailBatch = { input: this.#o.name, items: this.#items, checkpoint: { input: this.#o.name, upserts, deletes: this.#deletes } };
+    const pending = this.#pendingBytes;
     this.#items = [];
     this.#deletes = [];
+    this.#pendingBytes = 0;
     try {
       await this.#d.deliver(batch);
     } catch (err) {
       // Nothing was committed: keep the items and offsets, read nothing more until a delivery succeeds.
       this.#items = batch.items.concat(this.#items);
+      this.#pendingBytes += pending;
       this.#deletes = batch.checkpoint.deletes.concat(this.#deletes);
       for (const u of upserts) {
         const f = this.#followers.get(u.fileId);

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { pipeline, Readable, type Transform } from 'node:stream';
+import zlib from 'node:zlib';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { CookieJar } from './cookies.ts';
 import { PROBE_DEFAULTS } from './schema.ts';
@@ -10,6 +12,8 @@ import type { HttpRequestSpec, TlsClientOptions } from './types.ts';
 // Hazards handled here, each turned into a precise reason instead of a throw or a hang:
 // - the timeout covers connect, headers AND body (undici's bodyTimeout is per chunk; a trickle defeats it);
 // - the body is read by streaming and abandoned at the size cap (a 2 GB body never sits in memory);
+// - a body sent with Content-Encoding gzip, deflate or br is decompressed as a stream, and the size cap applies
+//   to the decoded bytes: a gzip bomb stops at the cap with memory flat;
 // - text is decoded with a fatal decoder (Node otherwise replaces invalid UTF-8 bytes silently).
 
 export interface HttpExchange {
@@ -17,6 +21,7 @@ export interface HttpExchange {
   headers: Record<string, string | string[] | undefined>;
   /** Decoded text; undefined for a HEAD request or a non-text content type. */
   text?: string;
+  /** Body bytes after Content-Encoding is undone. */
   bytes: number;
   durationMs: number;
   finalUrl: string;
@@ -39,7 +44,8 @@ export class HttpAgents {
       if (tls?.ca_file) connect.ca = readFileSync(tls.ca_file);
       if (tls?.cert_file) connect.cert = readFileSync(tls.cert_file);
       if (tls?.key_file) connect.key = readFileSync(tls.key_file);
-      if (tls?.servername) connect.servername = tls.servername;
+      // No SNI for an IP address (RFC 6066; Node warns): the certificate is still checked against it.
+      if (tls?.servername && !isIP(tls.servername)) connect.servername = tls.servername;
       if (this.opts.lookup) connect.lookup = this.opts.lookup;
       agent = new Agent({
         connections: this.opts.connectionsPerOrigin ?? 32,
@@ -98,7 +104,9 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
     for (let redirects = 0; ; redirects++) {
       phase = 'connecting';
       received = 0;
-      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', ...(spec.headers ?? {}) };
+      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', 'accept-encoding': ACCEPT_ENCODING, ...(spec.headers ?? {}) };
+      // A probe that names its own Accept-Encoding (any case) sends only that one.
+      if (spec.headers && Object.keys(spec.headers).some((h) => h !== 'accept-encoding' && h.toLowerCase() === 'accept-encoding')) delete headers['accept-encoding'];
       if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = body.type;
       const cookie = o.jar?.header(url);
       if (cookie) headers.cookie = cookie;
@@ -126,14 +134,30 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
         continue;
       }
       phase = 'reading the body';
+      const codings = contentCodings(res.headers['content-encoding']);
+      const unsupported = codings.find((c) => !DECODERS.has(c));
+      if (unsupported !== undefined) {
+        discard(res.body);
+        return { ok: false, reason: `unsupported Content-Encoding "${unsupported}" (kuzet decodes ${[...DECODERS.keys()].join(', ')})`, durationMs: elapsed() };
+      }
+      const wire = { bytes: 0 };
+      const source = codings.length ? decodedBody(res.body, codings, wire) : res.body;
       const chunks: Buffer[] = [];
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (received > cap) {
-          discard(res.body);
-          return { ok: false, reason: `body larger than ${cap} bytes (stopped reading at ${received})`, durationMs: elapsed() };
+      try {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          received += chunk.length;
+          if (received > cap) {
+            discard(source);
+            discard(res.body);
+            const from = codings.length ? ` of ${codings.join(', ')}-decoded body, from ${wire.bytes} bytes received` : '';
+            return { ok: false, reason: `body larger than ${cap} bytes (stopped reading at ${received}${from})`, durationMs: elapsed() };
+          }
+          chunks.push(chunk);
         }
-        chunks.push(chunk);
+      } catch (err) {
+        if (!(err instanceof DecodeError) || o.signal.aborted) throw err;
+        discard(res.body);
+        return { ok: false, reason: `body is not valid ${err.coding} (${err.message}; ${wire.bytes} bytes received)`, durationMs: elapsed() };
       }
       const raw = Buffer.concat(chunks, received);
       const type = String(res.headers['content-type'] ?? '');
@@ -164,6 +188,100 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
     }
     return { ok: false, reason: networkReason(err, url), durationMs: elapsed() };
   }
+}
+
+const ACCEPT_ENCODING = 'gzip, deflate, br';
+
+class DecodeError extends Error {
+  constructor(
+    readonly coding: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The codings to undo, in the order to undo them (the header lists them in the order applied); identity dropped. */
+function contentCodings(header: string | string[] | undefined): string[] {
+  const all = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',');
+  return all
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity')
+    .reverse();
+}
+
+/** A zlib header (RFC 1950): compression method 8 and a check sum that makes the first two bytes a multiple of 31. */
+const looksZlib = (b: Buffer) => b.length >= 2 && (b[0]! & 0x0f) === 8 && ((b[0]! << 8) | b[1]!) % 31 === 0;
+
+// Streams hold at most one 16 KiB output chunk ahead of the reader (zlib waits for it), so memory stays flat.
+const DECODERS = new Map<string, (first: Buffer) => Transform>([
+  ['gzip', () => zlib.createGunzip()],
+  ['x-gzip', () => zlib.createGunzip()],
+  // "deflate" is the zlib format (RFC 9110), but some servers send raw deflate; the first bytes tell them apart.
+  ['deflate', (first) => (looksZlib(first) ? zlib.createInflate() : zlib.createInflateRaw())],
+  ['br', () => zlib.createBrotliDecompress()],
+]);
+
+/** The body with its codings undone, as a stream; `wire.bytes` counts what came over the network. */
+function decodedBody(body: Readable, codings: string[], wire: { bytes: number }): Readable {
+  const it = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  async function* counted(): AsyncGenerator<Buffer> {
+    try {
+      for (;;) {
+        const n = await it.next();
+        if (n.done) return;
+        wire.bytes += n.value.length;
+        yield n.value;
+      }
+    } finally {
+      await it.return?.();
+    }
+  }
+  let stage: Readable = Readable.from(counted(), { objectMode: false });
+  // Each stage peeks at its first chunk so raw deflate can be told from zlib deflate.
+  for (const coding of codings) stage = decodeStage(stage, coding);
+  return stage;
+}
+
+function decodeStage(input: Readable, coding: string): Readable {
+  const make = DECODERS.get(coding)!;
+  const it = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  async function* run(): AsyncGenerator<Buffer> {
+    const first = await it.next();
+    if (first.done) return; // no body at all (HEAD, 204, 304): nothing to decode
+    const z = make(first.value);
+    let upstream: unknown;
+    const rest = Readable.from(
+      (async function* () {
+        yield first.value;
+        try {
+          for (;;) {
+            const n = await it.next();
+            if (n.done) return;
+            yield n.value;
+          }
+        } catch (err) {
+          upstream = err;
+          throw err;
+        }
+      })(),
+      { objectMode: false },
+    );
+    pipeline(rest, z, () => {});
+    try {
+      for await (const chunk of z as AsyncIterable<Buffer>) yield chunk;
+    } catch (err) {
+      // Errors from upstream (a reset, the deadline, an inner decoder) pass through; this decoder's own are named.
+      if (upstream !== undefined) throw upstream;
+      if (err instanceof DecodeError) throw err;
+      throw new DecodeError(coding, (err as Error).message);
+    } finally {
+      z.destroy();
+      rest.destroy();
+      await it.return?.();
+    }
+  }
+  return Readable.from(run(), { objectMode: false });
 }
 
 /** Drop a response body we will not read; destroying it emits an error nobody else listens for. */

@@ -40,6 +40,7 @@ before(async () => {
       rules: [
         { name: 'probe', pattern: 'kuzet-probe (?P<case>[a-z0-9-]+)$', group_by: ['case'], severity: 'major' },
         { name: 'burst', pattern: 'burst-line (?P<n>\\d+)', group_by: ['n'] },
+        { name: 'anchored', pattern: '^kuzet-anchored (?P<n>\\d+)$', group_by: ['n'] },
       ],
     },
     {
@@ -105,17 +106,19 @@ for (const [name, args] of [
   });
 }
 
-test('rsyslog forwards with octet counting (newline inside the frame) and the message matches', { skip: !hasRsyslog && 'rsyslog is not installed', timeout: 30_000 }, async () => {
+/** A real rsyslogd (own config, pid file and work dir in a temp dir) reading imuxsock on a temp socket and forwarding to kuzet. */
+async function withRsyslog(template: string | null, fn: (sock: string) => Promise<void>): Promise<void> {
   const t = tempDir();
   const sock = join(t.dir, 'log.sock');
   const conf = join(t.dir, 'rsyslog.conf');
+  const tpl = template ? ` template="${template}"` : '';
   writeFileSync(
     conf,
     [
       `global(workDirectory="${t.dir}")`,
       'module(load="imuxsock" SysSock.Use="off")',
       `input(type="imuxsock" Socket="${sock}" CreatePath="on")`,
-      `*.* action(type="omfwd" target="127.0.0.1" port="${tcpPort}" protocol="tcp" TCP_Framing="octet-counted")`,
+      `*.* action(type="omfwd" target="127.0.0.1" port="${tcpPort}" protocol="tcp" TCP_Framing="octet-counted"${tpl})`,
       '',
     ].join('\n'),
   );
@@ -124,17 +127,41 @@ test('rsyslog forwards with octet counting (newline inside the frame) and the me
   rs.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   try {
     await waitFor(() => (spawnSync('test', ['-S', sock]).status === 0 ? true : undefined), `rsyslog socket (${err})`);
+    await fn(sock);
+  } finally {
+    rs.kill('SIGTERM');
+    await once(rs, 'exit');
+    t.cleanup();
+  }
+}
+
+test('rsyslog forwards with octet counting (newline inside the frame) and the message matches', { skip: !hasRsyslog && 'rsyslog is not installed', timeout: 30_000 }, async () => {
+  await withRsyslog(null, async (sock) => {
     const r = spawnSync('logger', ['-u', sock, '-t', 'billing', 'kuzet-probe via-rsyslog'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const s = await signalFor('via-rsyslog');
     assert.equal(s.labels.app, 'billing');
     assert.ok(s.labels.host, 'rsyslog adds the host name');
     assert.equal(String(s.payload.sample), 'kuzet-probe via-rsyslog', 'no trailing newline or leading space survives');
-  } finally {
-    rs.kill('SIGTERM');
-    await once(rs, 'exit');
-    t.cleanup();
-  }
+  });
+});
+
+test('rsyslog imuxsock forwarded as RFC 5424 (RSYSLOG_SyslogProtocol23Format): 20 of 20 match a rule anchored with ^', { skip: !hasRsyslog && 'rsyslog is not installed', timeout: 30_000 }, async () => {
+  await withRsyslog('RSYSLOG_SyslogProtocol23Format', async (sock) => {
+    for (let n = 1; n <= 20; n++) {
+      // Every other message carries a BOM, as RFC 5424 senders of UTF-8 text may.
+      const text = `${n % 2 ? '' : '\ufeff'}kuzet-anchored ${n}`;
+      const r = spawnSync('logger', ['-u', sock, '-t', 'anchors', text], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const anchored = () => got.filter((s) => s.check === 'anchored');
+    await waitFor(() => (anchored().length >= 20 ? true : undefined), 'all 20 anchored matches');
+    assert.deepEqual(new Set(anchored().map((s) => s.labels.n)), new Set(Array.from({ length: 20 }, (_, i) => String(i + 1))));
+    for (const s of anchored()) {
+      assert.equal(s.labels.app, 'anchors');
+      assert.equal(String(s.payload.sample), `kuzet-anchored ${s.labels.n}`);
+    }
+  });
 });
 
 test('a UDP burst while the event loop and the store are busy loses nothing', { timeout: 60_000 }, async () => {

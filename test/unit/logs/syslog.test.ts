@@ -27,6 +27,21 @@ test('RFC 5424 as logger sends it, with nil fields and no message', () => {
   assert.equal(parseSyslog('<13>1 - - - - - -')?.msg, '');
 });
 
+test('RFC 5424 MSG as rsyslog forwards it (RSYSLOG_SyslogProtocol23Format): no leading space, no BOM', () => {
+  // Captured from rsyslogd forwarding what `logger -u SOCKET` wrote to its imuxsock socket.
+  const m = parseSyslog('<13>1 2026-12-07T01:42:08.834735+00:00 vm billing - - -  kuzet-probe a\n');
+  assert.deepEqual([m?.format, m?.host, m?.app, m?.msg], ['rfc5424', 'vm', 'billing', 'kuzet-probe a']);
+  assert.equal(parseSyslog('<13>1 2026-12-07T01:42:08.850904+00:00 vm y - - -  \ufeffbom d\n')?.msg, 'bom d');
+  assert.equal(parseSyslog('<13>1 - vm y - - [a@1 b="c"]  after sd')?.msg, 'after sd');
+  // The sender's own indentation beyond the header's space is kept; so is everything after the BOM.
+  assert.equal(parseSyslog('<13>1 - vm y - - -    indented')?.msg, '  indented');
+  assert.equal(parseSyslog('<13>1 - vm y - - - \ufeff spaced')?.msg, ' spaced');
+  assert.equal(parseSyslog('<13>1 - vm y - - - \ufeff')?.msg, '');
+  assert.equal(parseSyslog('<13>1 - vm y - - -  ')?.msg, '');
+  // A rule anchored at the start of the message matches.
+  assert.match(parseSyslog('<13>1 - vm y - - -  ERROR disk full')!.msg, /^ERROR /);
+});
+
 test('RFC 3164 with and without a host, as rsyslog forwards and local senders write', () => {
   const fwd = parseSyslog('<30>Nov 24 09:00:01 web1 nginx[812]: upstream timed out\n');
   assert.deepEqual([fwd?.format, fwd?.host, fwd?.app, fwd?.procId, fwd?.msg], ['rfc3164', 'web1', 'nginx', '812', 'upstream timed out']);

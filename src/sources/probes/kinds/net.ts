@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { promises as dnsp } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import net, { type LookupFunction } from 'node:net';
@@ -15,7 +16,6 @@ export interface NetDeps {
 }
 
 const ms = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
-const DAY = 86_400_000;
 
 /** Connect a socket, resolving once connected (secureConnect for TLS); rejects on error or abort. */
 function connect(opts: { host: string; port: number; tls?: tls.ConnectionOptions; lookup?: LookupFunction }, signal: AbortSignal): Promise<net.Socket> {
@@ -48,7 +48,7 @@ export function tcpProbe(name: string, spec: TcpSpec, deps: NetDeps): Probe {
       const fail = (reason: string, assertions: AssertionOutcome[] = []): ProbeResult => ({ ok: false, reason, startedAt, durationMs: ms(t0), assertions });
       let sock: net.Socket | undefined;
       try {
-        sock = await connect({ host: spec.host, port: spec.port, tls: spec.tls ? { servername: spec.host } : undefined, lookup: deps.lookup }, ctx.signal);
+        sock = await connect({ host: spec.host, port: spec.port, tls: spec.tls ? sni(spec.host) : undefined, lookup: deps.lookup }, ctx.signal);
         const assertions: AssertionOutcome[] = [{ name: `connect ${target.host}`, ok: true, actual: `${ms(t0)} ms` }];
         if (spec.send !== undefined) sock.write(spec.send);
         if (spec.expect !== undefined) {
@@ -94,7 +94,7 @@ export function tlsProbe(name: string, spec: TlsSpec, deps: NetDeps): Probe {
   const port = spec.port ?? 443;
   const servername = spec.servername ?? spec.host;
   const ca = spec.ca_file ? readFileSync(spec.ca_file) : undefined;
-  const target = new URL(`tls://${servername}:${port}`);
+  const target = new URL(`tls://${net.isIPv6(servername) ? `[${servername}]` : servername}:${port}`);
   return {
     name,
     kind: 'tls',
@@ -104,36 +104,49 @@ export function tlsProbe(name: string, spec: TlsSpec, deps: NetDeps): Probe {
       let sock: TLSSocket | undefined;
       try {
         // Verification off at the socket so an untrusted certificate can still be inspected and reported.
-        sock = (await connect({ host: spec.host, port, lookup: deps.lookup, tls: { servername, rejectUnauthorized: false, ca } }, ctx.signal)) as TLSSocket;
+        sock = (await connect({ host: spec.host, port, lookup: deps.lookup, tls: { ...sni(servername), rejectUnauthorized: false, ca } }, ctx.signal)) as TLSSocket;
         const cert = sock.getPeerCertificate(true) as PeerCertificate;
         if (!cert || !cert.valid_to) return { ok: false, reason: `${target.host} presented no certificate`, startedAt, durationMs: ms(t0), assertions: [] };
         const now = deps.clock.now();
-        const daysLeft = Math.floor((Date.parse(cert.valid_to) - now) / DAY);
+        const notAfter = Date.parse(cert.valid_to);
         const notBefore = Date.parse(cert.valid_from);
-        const chainError = sock.authorized ? undefined : String(sock.authorizationError ?? 'not trusted');
+        // Certificates count whole seconds: so does this, so 30 days before notAfter is exactly 30.0 days.
+        const daysLeft = Math.round((notAfter - now) / 1000) / 86_400;
+        const chainFault = sock.authorized ? undefined : chainProblem(peerChain(cert), trustStore(ca), String(sock.authorizationError ?? ''));
         const nameError = tls.checkServerIdentity(servername, cert);
         const assertions: AssertionOutcome[] = [
-          { name: 'certificate chain trusted', ok: !chainError || judgedElsewhere(chainError), actual: chainError ?? 'trusted' },
-          { name: `certificate names ${servername}`, ok: !nameError, actual: nameError ? nameError.message : String(cert.subject?.CN ?? '') },
-          { name: 'certificate currently valid', ok: now >= notBefore && daysLeft >= 0, actual: `valid ${cert.valid_from} – ${cert.valid_to}` },
+          { name: 'certificate chain trusted', ok: !chainFault, actual: chainFault ?? 'trusted' },
+          { name: `certificate names ${servername}`, ok: !nameError, actual: nameError ? `hostname mismatch: ${nameError.message}` : String(cert.subject?.CN ?? '') },
+          {
+            name: 'certificate not expired',
+            ok: now <= notAfter,
+            actual: now <= notAfter ? `valid until ${cert.valid_to}` : `expired ${days(-daysLeft)} days ago (valid until ${cert.valid_to})`,
+          },
+          {
+            name: 'certificate already valid',
+            ok: now >= notBefore,
+            actual: now >= notBefore ? `valid from ${cert.valid_from}` : `not yet valid: valid from ${cert.valid_from}, in ${days(Math.round((notBefore - now) / 1000) / 86_400)} days`,
+          },
         ];
         let severity: ProbeSeverity | undefined;
         if (spec.critical_days !== undefined) {
           const ok = daysLeft >= spec.critical_days;
-          assertions.push({ name: `expires in >= ${spec.critical_days} days (critical)`, ok, actual: `${daysLeft} days` });
+          assertions.push({ name: `expires in >= ${spec.critical_days} days (critical)`, ok, actual: `${days(daysLeft)} days` });
           if (!ok) severity = 'critical';
         }
         if (spec.warn_days !== undefined) {
           const ok = daysLeft >= spec.warn_days;
-          assertions.push({ name: `expires in >= ${spec.warn_days} days (warning)`, ok, actual: `${daysLeft} days` });
+          assertions.push({ name: `expires in >= ${spec.warn_days} days (warning)`, ok, actual: `${days(daysLeft)} days` });
           if (!ok) severity ??= 'warning';
         }
-        const bad = assertions.find((a) => !a.ok);
-        if (daysLeft < 0 || now < notBefore) severity = 'critical';
+        // Every fault is named, not only the first: a self-signed certificate that has also expired says both.
+        // The expiry thresholds add nothing once the certificate has expired, nor the warning once the critical one failed.
+        const bad = assertions.filter((a) => !a.ok && !(a.name.startsWith('expires in') && now > notAfter) && !(a.name.endsWith('(warning)') && severity === 'critical'));
+        if (now > notAfter || now < notBefore) severity = 'critical';
         return {
-          ok: !bad,
-          reason: bad && `${bad.name} failed: ${bad.actual}`,
-          severity: bad ? severity : undefined,
+          ok: bad.length === 0,
+          reason: bad.length ? bad.map((a) => `${a.name} failed: ${a.actual}`).join('; ') : undefined,
+          severity: bad.length ? severity : undefined,
           startedAt,
           durationMs: ms(t0),
           assertions,
@@ -148,8 +161,83 @@ export function tlsProbe(name: string, spec: TlsSpec, deps: NetDeps): Probe {
   };
 }
 
-// Expiry is judged against the (injectable) clock, and the name by checkServerIdentity, each in its
-// own assertion; the chain assertion reports only what is left.
+/** SNI for a host name; none for an IP address (RFC 6066 forbids it, and Node warns when given one). */
+export function sni(host: string): { servername?: string } {
+  return net.isIP(host) ? {} : { servername: host };
+}
+
+/** Days to one decimal, cut toward zero (29.96 days left is 29.9, never rounded up to a threshold); 30.0 shows as 30. */
+export function days(d: number): string {
+  const t = Math.trunc(Math.abs(d) * 10 + 1e-7) / 10;
+  return String(d < 0 && t !== 0 ? -t : t);
+}
+
+/** The chain the server presented, leaf first (Node links it through issuerCertificate; a root links to itself). */
+function peerChain(leaf: tls.DetailedPeerCertificate | PeerCertificate): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  const seen = new Set<string>();
+  for (let c: tls.DetailedPeerCertificate | undefined = leaf as tls.DetailedPeerCertificate; c?.raw && out.length < 16; c = c.issuerCertificate) {
+    if (seen.has(c.fingerprint256)) break;
+    seen.add(c.fingerprint256);
+    try {
+      out.push(new X509Certificate(c.raw));
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+let defaultRoots: X509Certificate[] | undefined;
+const customRoots = new WeakMap<Buffer, X509Certificate[]>();
+
+/** The certificates verification trusts: the probe's ca_file (which replaces the defaults, as in Node) or Node's roots. */
+function trustStore(ca: Buffer | undefined): X509Certificate[] {
+  // getCACertificates (newer Node) includes NODE_EXTRA_CA_CERTS; rootCertificates is the bundled set.
+  const getCa = (tls as { getCACertificates?: (kind: string) => string[] }).getCACertificates;
+  if (!ca) return (defaultRoots ??= parsePems((getCa?.('default') ?? tls.rootCertificates).join('\n')));
+  let roots = customRoots.get(ca);
+  if (!roots) customRoots.set(ca, (roots = parsePems(ca.toString('latin1'))));
+  return roots;
+}
+
+function parsePems(text: string): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  for (const m of text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)) {
+    try {
+      out.push(new X509Certificate(m[0]));
+    } catch {
+      // an unreadable entry in a CA bundle trusts nothing
+    }
+  }
+  return out;
+}
+
+const signedBy = (c: X509Certificate, issuer: X509Certificate) => c.checkIssued(issuer) && c.verify(issuer.publicKey);
+const subjectOf = (c: X509Certificate) => c.subject.replace(/\n/g, ', ');
+
+/**
+ * What is wrong with the chain, named, or undefined when it leads to a trusted certificate. OpenSSL reports one
+ * error, the last it met: an expired self-signed certificate says only CERT_HAS_EXPIRED. So the chain is walked
+ * here, by signatures alone (the dates and the name have their own assertions).
+ */
+function chainProblem(chain: X509Certificate[], trusted: X509Certificate[], code: string): string | undefined {
+  const tag = code ? ` (${code})` : '';
+  const isTrusted = (c: X509Certificate) => trusted.some((t) => t.fingerprint256 === c.fingerprint256 || signedBy(c, t));
+  for (let i = 0; i < chain.length; i++) {
+    const c = chain[i]!;
+    // Trusted by signatures; a fault OpenSSL found beyond dates and name (a bad purpose, a weak signature) still counts.
+    if (isTrusted(c)) return judgedElsewhere(code) || !code ? undefined : `certificate rejected: ${code}`;
+    if (signedBy(c, c)) {
+      return i === 0 ? `self-signed: ${subjectOf(c)} is not a trusted certificate${tag}` : `untrusted chain: root ${subjectOf(c)} is not a trusted CA${tag}`;
+    }
+    const next = chain[i + 1];
+    if (!next || !signedBy(c, next)) return `untrusted chain: issuer ${c.issuer.replace(/\n/g, ', ')} of ${subjectOf(c)} is not trusted and was not sent${tag}`;
+  }
+  return `untrusted chain: no certificate presented${tag}`;
+}
+
+// The dates are judged against the (injectable) clock and the name by checkServerIdentity, each in its own assertion.
 const judgedElsewhere = (e: string) => e === 'CERT_HAS_EXPIRED' || e === 'CERT_NOT_YET_VALID' || e === 'ERR_TLS_CERT_ALTNAME_INVALID';
 
 type Answer = string;
