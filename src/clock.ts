@@ -73,3 +73,35 @@ export function parseDuration(text: string): number | undefined {
   for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g)) total += Number(m[1]) * UNITS[m[2]!]!;
   return total;
 }
+
+// Kazakhstan moved to one zone, UTC+05:00 all year, on 2024-03-01. Hosts with older ICU data still
+// say +06:00 for Asia/Almaty, so the current rule is pinned here rather than trusted to the runtime.
+export const FIXED_ZONES: Record<string, number> = { 'Asia/Almaty': 300, 'Asia/Qostanay': 300, UTC: 0, 'Etc/UTC': 0 };
+
+/** The zone's UTC offset in minutes at instant `t`; "+05:00"-style zones are accepted too. */
+export function zoneOffsetMinutes(zone: string, t: number): number {
+  if (zone in FIXED_ZONES) return FIXED_ZONES[zone]!;
+  const fixed = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
+  if (fixed) return (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3]));
+  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' })
+    .formatToParts(new Date(t))
+    .find((p) => p.type === 'timeZoneName')?.value;
+  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '');
+  if (!m) return 0; // "GMT" alone: UTC
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+}
+
+
+/** The first instant of the local calendar month containing `t` in `zone`. */
+export function localMonthStart(zone: string, t: number): number {
+  const local = new Date(t + zoneOffsetMinutes(zone, t) * 60_000);
+  const l = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), 1);
+  return l - zoneOffsetMinutes(zone, l) * 60_000;
+}
+
+/** The local month start `months` months after the one containing `t` (negative: before). */
+export function addLocalMonths(zone: string, t: number, months: number): number {
+  const local = new Date(t + zoneOffsetMinutes(zone, t) * 60_000);
+  const l = Date.UTC(local.getUTCFullYear(), local.getUTCMonth() + months, 1);
+  return l - zoneOffsetMinutes(zone, l) * 60_000;
+}

@@ -6,22 +6,8 @@ import type { LayerConfig, RotationConfig } from './config.ts';
 const DAY = 86_400_000;
 const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
 
-// Kazakhstan moved to one zone, UTC+05:00 all year, on 2024-03-01. Hosts with older ICU data still
-// say +06:00 for Asia/Almaty, so the current rule is pinned here rather than trusted to the runtime.
-const FIXED_ZONES: Record<string, number> = { 'Asia/Almaty': 300, 'Asia/Qostanay': 300, UTC: 0, 'Etc/UTC': 0 };
-
-/** The zone's UTC offset in minutes at instant `t`; "+05:00"-style zones are accepted too. */
-export function zoneOffsetMinutes(zone: string, t: number): number {
-  if (zone in FIXED_ZONES) return FIXED_ZONES[zone]!;
-  const fixed = /^([+-])(\d{2}):(\d{2})$/.exec(zone);
-  if (fixed) return (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3]));
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' })
-    .formatToParts(new Date(t))
-    .find((p) => p.type === 'timeZoneName')?.value;
-  const m = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '');
-  if (!m) return 0; // "GMT" alone: UTC
-  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
-}
+export { zoneOffsetMinutes } from '../clock.ts';
+import { FIXED_ZONES, zoneOffsetMinutes } from '../clock.ts';
 
 /** True when the zone is known to the runtime (or pinned / a fixed offset). */
 export function isValidZone(zone: string): boolean {

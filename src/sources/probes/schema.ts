@@ -147,6 +147,10 @@ const kinds = {
     required: ['url', 'query'],
     properties: {
       ...postgresProps,
+      params: { type: 'array', maxItems: 10, items: { type: 'string', enum: ['now', 'period_start', 'period_end'] } },
+      period: { type: 'string', enum: ['monthly', 'quarterly', 'half-yearly', 'yearly'] },
+      zone: str,
+      report_column: str,
       expect: {
         type: 'array',
         items: {

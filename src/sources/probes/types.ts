@@ -102,12 +102,24 @@ export interface SqlCondition {
   op: CompareOp;
   value: number | string | boolean | null;
 }
+/** Values kuzet binds to the query's $1, $2, … in order: its own clock, and a cadence's last finished period. */
+export type SqlParam = 'now' | 'period_start' | 'period_end';
+export type Cadence = 'monthly' | 'quarterly' | 'half-yearly' | 'yearly';
+
 export interface SqlSpec extends PostgresSpec {
   query: string;
   /** Conditions on the first row. */
   expect?: SqlCondition[];
   /** Condition on the number of rows returned. */
   rows?: { op: CompareOp; value: number };
+  /** Bound as $1, $2, … (never spliced into the text). */
+  params?: SqlParam[];
+  /** The cadence whose last finished period `period_start` / `period_end` name (calendar periods in `zone`). */
+  period?: Cadence;
+  /** Time zone of periods and of `now`'s local date (default Asia/Almaty). */
+  zone?: string;
+  /** On failure, name the rows by this column (masked: first and last character), up to 20 of them. */
+  report_column?: string;
 }
 
 export interface HostSpec {

@@ -96,6 +96,8 @@ export function probeSetProblems(files: { file: string; data: ProbeFile }[]): Pr
         at(`${base}/tls/critical_days`, 'must not exceed warn_days');
       // A disabled heartbeat may wait for its token; an enabled one needs a real secret.
       if (p.kind === 'heartbeat' && p.enabled !== false && p.heartbeat.token.length < 16) at(`${base}/heartbeat/token`, 'must be at least 16 characters (set it from the environment)');
+      if (p.kind === 'sql' && p.sql.params?.some((x) => x !== 'now') && !p.sql.period) at(`${base}/sql/params`, 'period_start and period_end need sql.period (monthly, quarterly, half-yearly, yearly)');
+      if (p.kind === 'sql' && p.sql.zone && !isKnownZone(p.sql.zone)) at(`${base}/sql/zone`, `unknown time zone "${p.sql.zone}"`);
       if (p.kind === 'postgres' || p.kind === 'sql') {
         const url = p.kind === 'sql' ? p.sql.url : p.postgres.url;
         if (/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(url)) at(`${base}/${p.kind}/url`, 'put the password in the `password` field (from the environment), not in the URL');
@@ -153,4 +155,13 @@ export function resolveProbe(def: ProbeDefinition): ResolvedProbe {
     labels: Object.freeze({ ...(def.labels ?? {}) }),
     severity: def.severity ?? PROBE_DEFAULTS.severity,
   });
+}
+
+function isKnownZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { parseDuration } from '../../../clock.ts';
+import { addLocalMonths, localMonthStart, parseDuration, zoneOffsetMinutes } from '../../../clock.ts';
 import { compare } from '../assertions.ts';
 import { networkReason } from '../http-client.ts';
-import type { AssertionOutcome, PostgresSpec, Probe, ProbeResult, ProbeRunContext, SqlSpec } from '../types.ts';
+import type { AssertionOutcome, Cadence, PostgresSpec, Probe, ProbeResult, ProbeRunContext, SqlSpec } from '../types.ts';
 import type { Clock } from '../../../clock.ts';
 
 // postgres: connect and run a query within a budget. sql: a query whose result must satisfy
@@ -15,6 +15,34 @@ export interface DbDeps {
 }
 
 const ms = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
+
+const PERIOD_MONTHS: Record<Cadence, number> = { monthly: 1, quarterly: 3, 'half-yearly': 6, yearly: 12 };
+
+/**
+ * The last finished period of a cadence at `now`: calendar months, quarters (Jan, Apr, Jul, Oct), halves (Jan, Jul)
+ * or years, in `zone`. A feed "meets" a period when new data arrived within it.
+ */
+export function lastFinishedPeriod(cadence: Cadence, now: number, zone = 'Asia/Almaty'): { start: number; end: number } {
+  const n = PERIOD_MONTHS[cadence];
+  const monthStart = localMonthStart(zone, now);
+  const local = new Date(monthStart + zoneOffsetMinutes(zone, monthStart) * 60_000);
+  const intoPeriod = local.getUTCMonth() % n;
+  const end = addLocalMonths(zone, monthStart, -intoPeriod);
+  return { start: addLocalMonths(zone, end, -n), end };
+}
+
+/** $1, $2, … as the spec names them, from kuzet's clock. */
+export function sqlParams(spec: SqlSpec, now: number): string[] {
+  const period = spec.period ? lastFinishedPeriod(spec.period, now, spec.zone) : undefined;
+  return (spec.params ?? []).map((p) => {
+    if (p === 'now') return new Date(now).toISOString();
+    if (!period) throw new Error(`parameter ${p} needs sql.period`);
+    return new Date(p === 'period_start' ? period.start : period.end).toISOString();
+  });
+}
+
+/** An account name as a report may show it: first and last character. */
+export const maskName = (s: string): string => (s.length <= 2 ? '*'.repeat(s.length) : `${s[0]}${'*'.repeat(Math.min(s.length - 2, 6))}${s.at(-1)}`);
 
 export function postgresProbe(name: string, spec: PostgresSpec, deps: DbDeps): Probe {
   return dbProbe(name, 'postgres', { ...spec, query: spec.query ?? 'SELECT 1' }, deps);
@@ -54,7 +82,8 @@ function dbProbe(name: string, kind: 'postgres' | 'sql', spec: SqlSpec, deps: Db
         await client.connect();
         phase = 'querying';
         const q0 = performance.now();
-        const res = await client.query(spec.query);
+        const values = spec.params?.length ? sqlParams(spec, startedAt) : undefined;
+        const res = await client.query(spec.query, values);
         const queryMs = ms(q0);
         const assertions: AssertionOutcome[] = [{ name: `connect ${target.host}`, ok: true }, { name: 'query ran', ok: true, actual: `${res.rowCount ?? res.rows.length} rows in ${queryMs} ms` }];
         if (budget !== undefined) assertions.push({ name: `query time <= ${spec.latency_budget}`, ok: queryMs <= budget, actual: `${queryMs} ms` });
@@ -72,7 +101,12 @@ function dbProbe(name: string, kind: 'postgres' | 'sql', spec: SqlSpec, deps: Db
           });
         }
         const bad = assertions.find((a) => !a.ok);
-        return { ok: !bad, reason: bad && `${bad.name} failed: ${bad.actual}`, startedAt, durationMs: ms(t0), assertions };
+        let reason = bad && `${bad.name} failed: ${bad.actual}`;
+        if (bad && spec.report_column) {
+          const names = (res.rows as Array<Record<string, unknown>>).map((r) => maskName(String(r[spec.report_column!] ?? '')));
+          reason += `: ${names.slice(0, 20).join(', ')}${names.length > 20 ? ` and ${names.length - 20} more` : ''}`;
+        }
+        return { ok: !bad, reason, startedAt, durationMs: ms(t0), assertions };
       } catch (err) {
         const why = ctx.signal.aborted
           ? `timed out after ${ctx.timeoutMs} ms ${phase} ${target.host}`
