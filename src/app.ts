@@ -181,7 +181,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   if (/change-me/.test(escalationCfg().ack_links?.secret ?? '')) {
     log.warn('escalation.ack_links.secret is the shipped placeholder: anyone who reads the config can forge acknowledge links; set KUZET_ACK_SECRET');
   }
-  const deadlines = wireRequestDeadlines(escalation.escalator, engine, clock);
+  const deadlines = wireRequestDeadlines(escalation.escalator, engine, clock, () => calendar.get());
   const userReports = wireUserReports(engine, () => requestsCfg, clock);
   const userMailChannel = (): string | undefined => {
     const e = escalationCfg();

@@ -50,7 +50,12 @@ export interface RequestDeadlines {
   onDeadline(q: Queryable, change: DeadlineChange): Promise<void>;
 }
 
-export function wireRequestDeadlines(escalator: Escalator, engine: IncidentEngine, clock: { now(): number }): RequestDeadlines {
+export function wireRequestDeadlines(
+  escalator: Escalator,
+  engine: IncidentEngine,
+  clock: { now(): number },
+  calendar?: () => { nextWorkingMoment(at: number): number },
+): RequestDeadlines {
   escalator.registerTimerHandler(REQUEST_TIMER, async (q: Queryable, timer: TimerRow, now: number) => {
     const p = timer.payload as unknown as Payload;
     const r = await q.query<{ status: string; due_at: Date | string | null }>('SELECT status, due_at FROM requests WHERE id = $1', [timer.subjectId]);
@@ -58,6 +63,19 @@ export function wireRequestDeadlines(escalator: Escalator, engine: IncidentEngin
     // Answered, closed, or moved (an extension re-schedules with a new version): nothing to say.
     if (!row || !['received', 'acknowledged', 'in_progress'].includes(row.status)) return;
     if (row.due_at === null || new Date(row.due_at).getTime() !== p.dueAt) return;
+    // A warning that falls outside working hours reaches its owner at the start of the next working day (09:00),
+    // unless the deadline comes first: then it is said now, while it can still help.
+    if (p.fraction < 1 && calendar) {
+      const at = calendar().nextWorkingMoment(now);
+      if (at > now && at < p.dueAt) {
+        await scheduleTimers(q, [{
+          subjectKind: 'request', subjectId: timer.subjectId, kind: REQUEST_TIMER, dueAt: at,
+          payload: { ...p, deferred: true } as unknown as Record<string, unknown>,
+          dedupKey: `request:${timer.subjectId}:due${p.dueAt}:${p.fraction}:deferred`,
+        }], now);
+        return;
+      }
+    }
     await engine.applyInTx(q, [deadlineSignal(timer.subjectId, p, now)]);
   });
 

@@ -182,6 +182,17 @@ export class WorkingCalendar {
     return [...this.#years].sort((a, b) => a - b);
   }
 
+  /**
+   * When a person can be told: `at` itself inside working hours of a working day, else the start of the next
+   * working day (work start, e.g. 09:00 Almaty).
+   */
+  nextWorkingMoment(at: number): number {
+    const { day, minutes } = toLocal(at);
+    if (this.isWorkingDay(day) && minutes >= this.data.workStart && minutes < this.data.workEnd) return at;
+    const next = this.isWorkingDay(day) && minutes < this.data.workStart ? day : this.nextWorkingDay(day);
+    return fromLocal(next, this.data.workStart);
+  }
+
   covers(year: number): boolean {
     return this.#years.has(year);
   }

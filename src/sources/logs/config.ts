@@ -62,7 +62,8 @@ export interface LogRuleConfig {
   /** Labels that tell incidents apart; default: every named group. */
   group_by?: string[];
   /** Fire only after `count` matches within `window`. Default one match. */
-  threshold?: { count: number; window: string };
+  /** `distinct`: count different values of this named group (one login from two addresses), not matches. */
+  threshold?: { count: number; window: string; distinct?: string };
   /** Resolve after this long with no match (the quiet period). Default "5m". */
   resolve_after?: string;
   /** Absence rule: fire when no line matched for this long; resolve on the next match. */
@@ -109,7 +110,7 @@ export const logRuleSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['count', 'window'],
-      properties: { count: { type: 'integer', minimum: 1, maximum: 1000000 }, window: duration },
+      properties: { count: { type: 'integer', minimum: 1, maximum: 1000000 }, window: duration, distinct: { type: 'string', minLength: 1, maxLength: 64 } },
     },
     resolve_after: duration,
     absent_for: duration,

@@ -22,6 +22,8 @@ export interface CompiledRule {
   readonly labels: Readonly<Record<string, string>>;
   readonly groupBy: readonly string[];
   readonly count: number;
+  /** threshold.distinct: the named group whose different values are counted. */
+  readonly distinct: string | null;
   readonly windowMs: number;
   readonly resolveAfterMs: number;
   readonly absentForMs: number | null;
@@ -65,6 +67,9 @@ export function compileRules(configs: readonly LogRuleConfig[]): CompiledRule[] 
         throw new RuleError(c.name, `rule ${c.name}: group_by names ${JSON.stringify(g)}, which is not a named group of the pattern`, ['group_by', gi]);
       }
     }
+    if (c.threshold?.distinct !== undefined && !pattern.groupNames.includes(c.threshold.distinct)) {
+      throw new RuleError(c.name, `rule ${c.name}: threshold.distinct names ${JSON.stringify(c.threshold.distinct)}, which is not a named group of the pattern`, ['threshold', 'distinct']);
+    }
     if (c.absent_for !== undefined && c.threshold !== undefined) {
       throw new RuleError(c.name, `rule ${c.name}: absent_for and threshold cannot be combined`, ['absent_for']);
     }
@@ -79,6 +84,7 @@ export function compileRules(configs: readonly LogRuleConfig[]): CompiledRule[] 
       labels: { ...(c.labels ?? {}) },
       groupBy: c.group_by ?? pattern.groupNames,
       count: c.threshold?.count ?? 1,
+      distinct: c.threshold?.distinct ?? null,
       windowMs: ms(c.name, 'threshold.window', c.threshold?.window, 60_000),
       resolveAfterMs: ms(c.name, 'resolve_after', c.resolve_after, DEFAULT_RESOLVE_MS),
       absentForMs: c.absent_for === undefined ? null : ms(c.name, 'absent_for', c.absent_for, 0),
@@ -93,6 +99,8 @@ interface KeyState {
   system: string;
   /** Times of the last `count` matches (oldest first). */
   times: number[];
+  /** With threshold.distinct: each value of that group seen within the window, and when last. */
+  values: Map<string, number>;
   lastMatch: number;
   firing: boolean;
   timer: Timer | null;
@@ -249,13 +257,28 @@ export class RuleEngine {
       const labels: Record<string, string> = { ...rule.labels, rule: rule.name, input };
       // Label values are shown and stored: personal data in them is masked (the fingerprint keeps them apart).
       for (const [k, v] of Object.entries({ ...(eventLabels ?? {}), ...groups })) labels[k] = clip(maskPersonal(v), LABEL_CHARS);
-      st = { rule, fingerprint, labels, system, times: [], lastMatch: now, firing: false, timer: null, sample: '' };
+      st = { rule, fingerprint, labels, system, times: [], values: new Map(), lastMatch: now, firing: false, timer: null, sample: '' };
       this.#keys.set(fingerprint, st);
       this.#keysPerRule.set(rule.name, (this.#keysPerRule.get(rule.name) ?? 0) + 1);
     }
     st.lastMatch = now;
     st.sample = line;
     if (st.firing) return;
+    if (rule.distinct !== null) {
+      // One login from two addresses at once: count different values within the window, not matches.
+      const v = groups[rule.distinct];
+      if (v === undefined) return;
+      st.values.set(v, now);
+      for (const [k, at] of st.values) if (now - at > rule.windowMs) st.values.delete(k);
+      if (st.values.size >= rule.count) {
+        st.firing = true;
+        st.labels[`${rule.distinct}_count`] = String(st.values.size);
+        st.values.clear();
+        this.#emit(this.#keySignal(st, 'firing', now));
+        this.#armResolve(st, rule.resolveAfterMs);
+      }
+      return;
+    }
     st.times.push(now);
     if (st.times.length > rule.count) st.times.shift();
     if (st.times.length >= rule.count && now - st.times[0]! <= rule.windowMs) {

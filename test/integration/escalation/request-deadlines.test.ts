@@ -36,12 +36,19 @@ describe(`request deadlines through escalation on ${storeKind}`, () => {
 
     assert.equal(await t.app.escalation.escalator.sweep(), 0, 'nothing is due yet');
     assert.deepEqual(await incident(req.id), []);
-    t.clock.advance(41 * HOUR); // past 50 % of 81 h
+    t.clock.advance(41 * HOUR); // past 50 % of 81 h: Tue 3 Mar 20:00 Almaty, outside working hours
+    await t.app.escalation.escalator.sweep();
+    assert.deepEqual(await incident(req.id), [], 'the warning waits for the next working morning');
+    t.clock.advance(13 * HOUR); // Wed 4 Mar 09:00
     await t.app.escalation.escalator.sweep();
     assert.deepEqual((await incident(req.id)).map((i) => [i.status, i.severity]), [['open', 'warning']]);
-    t.clock.advance(20 * HOUR); // past 75 %
+    t.clock.advance(7 * HOUR); // past 75 %: Wed 16:00 + … = Wed 22:00 Almaty, deferred to Thu 09:00
     await t.app.escalation.escalator.sweep();
-    t.clock.advance(21 * HOUR); // past the deadline
+    assert.deepEqual((await incident(req.id)).map((i) => i.severity), ['warning']);
+    t.clock.advance(11 * HOUR); // Thu 5 Mar 09:00
+    await t.app.escalation.escalator.sweep();
+    assert.deepEqual((await incident(req.id)).map((i) => i.severity), ['major']);
+    t.clock.advance(10 * HOUR); // Thu 19:00: past the deadline (18:00); a breach is never deferred
     await t.app.escalation.escalator.sweep();
     const breached = await incident(req.id);
     assert.deepEqual(breached.map((i) => [i.status, i.severity, i.signal_count]), [['open', 'critical', 3]]);

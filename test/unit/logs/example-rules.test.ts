@@ -11,12 +11,12 @@ import { compileRules, RuleEngine } from '../../../src/sources/logs/rules.ts';
 const CONFIG = fileURLToPath(new URL('../../../config/', import.meta.url));
 const files = readdirSync(CONFIG + 'rules').filter((f) => f.endsWith('.yaml')).map((f) => `rules/${f}`);
 const cfg = {
-  files: ['nginx-access', 'nginx-error', 'postgresql', 'java-app'].map((name) => ({ name, paths: [`/var/log/${name}.log`] })),
+  files: ['nginx-access', 'nginx-error', 'postgresql', 'java-app', 'auth', 'app-auth'].map((name) => ({ name, paths: [`/var/log/${name}.log`] })),
   rule_files: files,
 };
 
 test('the shipped rule files are valid', () => {
-  assert.deepEqual(files.sort(), ['rules/java.yaml', 'rules/nginx.yaml', 'rules/postgresql.yaml']);
+  assert.deepEqual(files.sort(), ['rules/java.yaml', 'rules/nginx.yaml', 'rules/postgresql.yaml', 'rules/security.yaml']);
   assert.deepEqual(checkLogsConfig(cfg, CONFIG), []);
 });
 

@@ -46,7 +46,7 @@ describe('runbook selection over what kuzet ships', () => {
 
   it('every shipped log rule names its runbook, and gets it', () => {
     let n = 0;
-    for (const f of ['java', 'nginx', 'postgresql']) {
+    for (const f of ['java', 'nginx', 'postgresql', 'security']) {
       const doc = parse(readFileSync(root(`config/rules/${f}.yaml`), 'utf8')) as { rules: Array<{ name: string; labels?: Record<string, string>; inputs?: string[] }> };
       for (const r of doc.rules) {
         n++;
