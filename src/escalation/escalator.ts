@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import { parseDuration } from '../clock.ts';
@@ -6,7 +5,6 @@ import type { Change, ChangeHook } from '../incidents/engine.ts';
 import type { IncidentState } from '../incidents/lifecycle.ts';
 import { nullLogger, type Logger } from '../log.ts';
 import type { Queryable, Store } from '../store/store.ts';
-import { signAckToken } from './ack-link.ts';
 import type { EscalationConfig, Matchers, Target } from './config.ts';
 import { nextStep, resolveTargets, snapshotPolicy, stepDueAt, type LadderSnapshot } from './ladder.ts';
 import { matchesLabels, matchPolicy, subjectLabels } from './match.ts';
@@ -277,13 +275,10 @@ export class Escalator {
     const { deliveries, problems } = resolveTargets(cfg, targets, now);
     for (const p of problems) this.#log.warn('escalation target unreachable', { problem: p, key: keyBase });
     const base = cfg.public_url?.replace(/\/+$/, '');
-    const ttl = parseDuration(cfg.ack_links?.ttl ?? '24h') ?? 86_400_000;
     const rows: NewNotification[] = deliveries.map((d) => {
       const m: MessageData = { ...msg };
-      if (base && incidentId !== null) {
-        m.incidentUrl = `${base}/incidents/${incidentId}`;
-        if (cfg.ack_links && msg.kind !== 'resolved') m.ackUrl = `${base}/api/v1/ack/${signAckToken(cfg.ack_links.secret, incidentId, now + ttl, randomBytes(12).toString('base64url'))}`;
-      }
+      // The acknowledge link is minted by the delivery worker for the message it sends (ack-link.ts), never stored.
+      if (base && incidentId !== null) m.incidentUrl = `${base}/incidents/${incidentId}`;
       return {
         key: `${keyBase}:${d.channel}:${d.recipient.person ?? '-'}`,
         subjectKind: 'incident',
