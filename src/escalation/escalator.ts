@@ -84,7 +84,8 @@ export class Escalator {
   readonly hook: ChangeHook;
   readonly #deps: EscalatorDeps;
   readonly #log: Logger;
-  readonly #handlers = new Map<string, TimerHandler>();
+  /** Timer kind -> its handler and the subject kind it is for (incident 7 and request 7 are different subjects). */
+  readonly #handlers = new Map<string, { fn: TimerHandler; subject?: string }>();
   readonly #breaches?: Counter<'policy' | 'deadline'>;
   readonly #steps?: Counter<'policy'>;
   #pendingBreaches: Array<{ policy: string; deadline: string }> = [];
@@ -98,15 +99,16 @@ export class Escalator {
       this.#breaches = new Counter({ name: 'kuzet_sla_breaches_total', help: 'SLA deadlines missed', labelNames: ['policy', 'deadline'], registers: [reg] });
       this.#steps = new Counter({ name: 'kuzet_escalation_steps_total', help: 'Escalation steps fired', labelNames: ['policy'], registers: [reg] });
     }
-    this.#handlers.set('step', (q, t, now) => this.#onStepTimer(q, t, now));
-    this.#handlers.set('ack_deadline', (q, t, now) => this.#onDeadline(q, t, now, 'ack'));
-    this.#handlers.set('resolve_deadline', (q, t, now) => this.#onDeadline(q, t, now, 'resolve'));
-    this.#handlers.set('silence_end', (q, t, now) => this.#onSilenceEnd(q, t, now));
+    this.#handlers.set('step', { subject: 'incident', fn: (q, t, now) => this.#onStepTimer(q, t, now) });
+    this.#handlers.set('ack_deadline', { subject: 'incident', fn: (q, t, now) => this.#onDeadline(q, t, now, 'ack') });
+    this.#handlers.set('resolve_deadline', { subject: 'incident', fn: (q, t, now) => this.#onDeadline(q, t, now, 'resolve') });
+    this.#handlers.set('silence_end', { subject: 'incident', fn: (q, t, now) => this.#onSilenceEnd(q, t, now) });
   }
 
-  registerTimerHandler(kind: string, handler: TimerHandler): void {
+  /** `subjectKind`, when given: timers of this kind about another kind of subject are never handed to it. */
+  registerTimerHandler(kind: string, handler: TimerHandler, subjectKind?: string): void {
     if (this.#handlers.has(kind)) throw new Error(`timer handler ${kind} is already registered`);
-    this.#handlers.set(kind, handler);
+    this.#handlers.set(kind, { fn: handler, subject: subjectKind });
   }
 
   /** Fire every due timer (in batches). Returns how many fired. Safe to run on several instances at once. */
@@ -123,9 +125,15 @@ export class Escalator {
         for (const t of due) {
           // One timer that fails (a bug, bad data) must not hold back the others behind it:
           // its work is rolled back to the savepoint and it is tried again a minute later.
+          const h = this.#handlers.get(t.kind)!;
+          if (h.subject !== undefined && h.subject !== t.subjectKind) {
+            this.#log.warn('timer for another kind of subject ignored', { timer: t.id, kind: t.kind, subject: t.subjectKind });
+            fired.push(t.id);
+            continue;
+          }
           await q.query('SAVEPOINT kuzet_timer');
           try {
-            await this.#handlers.get(t.kind)!(q, t, now);
+            await h.fn(q, t, now);
             await q.query('RELEASE SAVEPOINT kuzet_timer');
             fired.push(t.id);
           } catch (err) {
@@ -349,7 +357,7 @@ export class Escalator {
   /** The cause resolved: incidents it held that are still unresolved start their own ladders now. */
   async #releaseInhibited(q: Queryable, cfg: EscalationConfig, causeId: number, now: number): Promise<void> {
     const r = await q.query<EscRow>(
-      `SELECT ${ESC_COLS} FROM escalations WHERE state = 'inhibited' AND held_by->>'incident' = $1 FOR UPDATE`,
+      `SELECT ${ESC_COLS} FROM escalations WHERE subject_kind = 'incident' AND state = 'inhibited' AND held_by->>'incident' = $1 FOR UPDATE`,
       [String(causeId)],
     );
     for (const e of r.rows) {
@@ -359,7 +367,7 @@ export class Escalator {
   }
 
   async #lockEscalation(q: Queryable, id: unknown): Promise<{ e: EscRow; inc: IncidentInfo } | null> {
-    const r = await q.query<EscRow>(`SELECT ${ESC_COLS} FROM escalations WHERE id = $1 FOR UPDATE`, [Number(id)]);
+    const r = await q.query<EscRow>(`SELECT ${ESC_COLS} FROM escalations WHERE id = $1 AND subject_kind = 'incident' FOR UPDATE`, [Number(id)]);
     const e = r.rows[0];
     if (!e) return null;
     const inc = await loadIncident(q, Number(e.subject_id));

@@ -59,7 +59,7 @@ export function wireRequestDeadlines(escalator: Escalator, engine: IncidentEngin
     if (!row || !['received', 'acknowledged', 'in_progress'].includes(row.status)) return;
     if (row.due_at === null || new Date(row.due_at).getTime() !== p.dueAt) return;
     await engine.applyInTx(q, [deadlineSignal(timer.subjectId, p, now)]);
-  });
+  }, 'request');
 
   return {
     async onDeadline(q, c) {
