@@ -3,13 +3,17 @@
 // It recognises
 //   - IINs: 12 digits in one run (always), or split by spaces, dashes or dots into groups ("850115 300129",
 //     "8501-1530-0129") when the check digit and the date are right;
-//   - phone numbers of the +7 plan in the usual spellings ("+7 701 234 56 78", "8 (701) 234-56-78", "87012345678");
+//   - phone numbers of the +7 plan in the usual spellings ("+7 701 234 56 78", "8 (701) 234-56-78", "87012345678",
+//     "+7 7172 55 66 77"), and Kazakhstan numbers written with separators but without the prefix ("(701) 234-56-78");
 //   - e-mail addresses (Latin, Cyrillic and Kazakh domains);
 // and, whatever the reader, the secret part of an acknowledge link (those exist only in the message sent to its
 // person). Masked forms keep enough to tell values apart on a screen: 850115*****9, +7 701 *** ** 78, a***@***.
 
 const EMAIL = /([\p{L}\p{N}._%+!#$&'/=?^`{|}~-])[\p{L}\p{N}._%+!#$&'/=?^`{|}~-]*@(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]*[\p{L}\p{N}])?\.)+(?:\p{L}{2,}|xn--[a-z0-9-]+)(?![\p{L}\p{N}-])/giu;
-const PHONE = /(?<![\d*])(\+?[78])[\s(.\u2010-\u2015-]*(\d{3})[\s).\u2010-\u2015-]*\d{3}[\s.\u2010-\u2015-]*\d{2}[\s.\u2010-\u2015-]*(\d{2})(?!\d)/g;
+/** +7, 7 or 8, then ten digits with separators or brackets anywhere between them ("+7 7172 55-66-77" too). */
+const PHONE = /(?<![\d*])(\+7|[78])((?:[\s().\u2010-\u2015-]{0,3}\d){10})(?!\d)/g;
+/** Without the country prefix ("(701) 234-56-78", "701 234 56 78"): only when written with separators. */
+const NATIONAL = /(?<![\d*+\p{L}])(\(?7\d\d\)?(?:[\s.\u2010-\u2015-]{0,3}\d){7})(?!\d)/gu;
 /** Runs of digit groups joined by at most three separator characters (space, no-break space, dashes, dots). */
 const DIGIT_RUN = /(?<!\d)\d+(?:[ \t\u00a0\u202f.\u2010-\u2015-]{1,3}\d+)*(?!\d)/g;
 const GROUP = /\d+/g;
@@ -53,10 +57,13 @@ function maskIins(text: string): string {
   });
 }
 
+const phoneMask = (cc: string, d: string) => `${cc ? `${cc} ` : ''}${d.slice(0, 3)} *** ** ${d.slice(8)}`;
+
 /** Mask personal data (and acknowledge-link secrets) in free text. Idempotent. */
 export function maskPersonal(text: string): string {
   return maskIins(text.replace(ACK, '$1…').replace(EMAIL, (_m, first: string) => `${first}***@***`))
-    .replace(PHONE, (_m, cc: string, op: string, tail: string) => `${cc} ${op} *** ** ${tail}`);
+    .replace(PHONE, (_m, cc: string, rest: string) => phoneMask(cc, rest.replace(/\D/g, '')))
+    .replace(NATIONAL, (m: string) => (/^\d+$/.test(m) ? m : phoneMask('', m.replace(/\D/g, ''))));
 }
 
 /** Remove only the secret of acknowledge links (for records every role may read whole, such as audit targets). */

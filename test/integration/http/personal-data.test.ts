@@ -60,6 +60,12 @@ const PHONE_FORMATS: Array<(op: string, s: string) => string> = [
   (op, s) => `8${op}${s}`,
   (op, s) => `+7${op}${s}`,
 ];
+/** Spellings people use in free text besides those: a city number, and a mobile without the prefix. */
+const FREE_PHONE_FORMATS: Array<(op: string, s: string) => string> = [
+  ...PHONE_FORMATS,
+  (op, s) => `+7 ${op}${s[0]} ${s.slice(1, 3)} ${s.slice(3, 5)} ${s.slice(5)}`,
+  (op, s) => `(${op}) ${s.slice(0, 3)}-${s.slice(3, 5)}-${s.slice(5)}`,
+];
 
 describe(`personal data is masked at every output on ${storeKind}`, () => {
   let t: PdApp;
@@ -81,10 +87,11 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
     origin.set(d, intake);
     return text;
   };
-  const phone = () => {
+  /** A phone for the validated `phone` field (with the prefix), or for free text (any spelling). */
+  const phone = (formats = PHONE_FORMATS) => {
     const op = OPERATORS[pick(OPERATORS.length)]!;
     const s = pad(pick(10_000_000), 7);
-    const text = PHONE_FORMATS[phones.length % PHONE_FORMATS.length]!(op, s);
+    const text = formats[phones.length % formats.length]!(op, s);
     phones.push(text);
     secrets.add(text).add(`+7${op}${s}`).add(`8${op}${s}`);
     return text;
@@ -109,7 +116,7 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
   const bundle = (n: number) => {
     const parts = [];
     for (let i = 0; i < n && next < iins.length; i++) parts.push(`ИИН ${iin()}`);
-    return `${parts.join(', ')}; тел. ${phone()}; ${email()}`;
+    return `${parts.join(', ')}; тел. ${phone(FREE_PHONE_FORMATS)}; ${email()}`;
   };
 
   before(async () => {
@@ -181,7 +188,7 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
     await expect(call(soc, 'POST', '/api/v2/alerts', am), 200, 'Alertmanager API');
     intake = 'log';
     // 6. A log rule: lines in a tailed file.
-    for (let i = 0; i < 20; i++) appendFileSync(t.appLog, `LOGIN FAILED user=${email()} iin=${iin()} phone=${phone()} attempt=${i}\n`);
+    for (let i = 0; i < 20; i++) appendFileSync(t.appLog, `LOGIN FAILED user=${email()} iin=${iin()} phone=${phone(FREE_PHONE_FORMATS)} attempt=${i}\n`);
     intake = 'rest';
     // Whatever is left goes into staff descriptions, so all 1,000 went in.
     while (next < iins.length) {

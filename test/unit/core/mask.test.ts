@@ -23,6 +23,9 @@ describe('the one masking function', () => {
     for (const p of ['+7 701 234 56 78', '8 (701) 234-56-78', '87012345678', '+77012345678', '8.701.234.56.78']) {
       assert.match(maskPersonal(`тел ${p}.`), /^тел (\+7|8) 701 \*\*\* \*\* 78\.$/, p);
     }
+    assert.equal(maskPersonal('город +7 7172 55 66 77'), 'город +7 717 *** ** 77', 'a city number');
+    assert.equal(maskPersonal('тел. (701) 234-56-78 или 701 234 56 78'), 'тел. 701 *** ** 78 или 701 *** ** 78', 'without the prefix, written with separators');
+    assert.equal(maskPersonal('order 7012345678, 700 000 tenge'), 'order 7012345678, 700 000 tenge', 'a bare ten-digit number and amounts stay');
     assert.equal(maskPersonal('почта айгерим@почта.қаз, ok'), 'почта а***@***, ok');
     assert.equal(maskPersonal('mail Aigerim.N+x@Mail.KZ'), 'mail A***@***');
   });
