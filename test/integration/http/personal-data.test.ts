@@ -134,8 +134,8 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
       return r;
     };
 
-    intake = 'api';
     // 1. Requests through the API: access requests (every personal field) and trouble reports.
+    intake = 'api';
     const accessIins: string[] = [];
     for (let i = 0; i < 20; i++) {
       const whole = iins[next]!;
@@ -151,8 +151,8 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
         system: 'enbek', contact: bundle(1), email: email(), phone: phone(), subject: `не работает ${iin()}`, body: bundle(4),
       }), 201, 'trouble report');
     }
-    intake = 'form';
     // 2. The public form (urlencoded, as a browser without script sends it), from several addresses.
+    intake = 'form';
     for (let i = 0; i < 5; i++) {
       const form = new URLSearchParams({ lang: 'ru', system: 'enbek', contact: bundle(1), email: email(), subject: `ошибка ${iin()}`, body: bundle(5) });
       await expect(t.app.http.inject({
@@ -160,15 +160,15 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       }), 201, 'public form');
     }
-    intake = 'staff';
     // 3. Staff incidents: title, description, labels.
+    intake = 'staff';
     for (let i = 0; i < 20; i++) {
       await expect(call(reporter, 'POST', '/api/v1/incidents', {
         system: i % 2 ? 'enbek' : 'nqs', severity: 'critical', title: `жалоба ${bundle(3)}`, description: payloadOnly(() => bundle(3)), labels: { user: bundle(1) },
       }), 201, 'staff incident');
     }
-    intake = 'soc';
     // 4. The SOC webhook: one signed batch.
+    intake = 'soc';
     const alerts = Array.from({ length: 20 }, (_, i) => ({
       id: `evt-${i}`, rule: `brute-force-${i}`, severity: 'high', status: 'firing', asset: `enbek-web-${i}`, system: 'enbek',
       summary: `failed logins for ${bundle(3)}`, details: { user: payloadOnly(() => bundle(2)) }, observed_at: new Date(t.clock.now()).toISOString(),
@@ -178,19 +178,19 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
       method: 'POST', url: '/webhooks/soc/soc-main', payload: body,
       headers: { 'content-type': 'application/json', ...signKuzet(SOC_SECRET, body, Math.floor(t.clock.now() / 1000)) },
     }), 202, 'SOC webhook');
-    intake = 'am';
     // 5. The Alertmanager API: labels (the system label too, which becomes a /metrics label) and annotations.
+    intake = 'am';
     const am = Array.from({ length: 20 }, (_, i) => ({
       labels: { alertname: `LoginFailures${i}`, system: i < 3 ? iin() : 'enbek', severity: 'critical', user: bundle(1) },
       annotations: { summary: `too many failures: ${bundle(3)}`, description: payloadOnly(() => bundle(3)) },
       startsAt: new Date(t.clock.now()).toISOString(),
     }));
     await expect(call(soc, 'POST', '/api/v2/alerts', am), 200, 'Alertmanager API');
-    intake = 'log';
     // 6. A log rule: lines in a tailed file.
+    intake = 'log';
     for (let i = 0; i < 20; i++) appendFileSync(t.appLog, `LOGIN FAILED user=${email()} iin=${iin()} phone=${phone(FREE_PHONE_FORMATS)} attempt=${i}\n`);
-    intake = 'rest';
     // Whatever is left goes into staff descriptions, so all 1,000 went in.
+    intake = 'rest';
     while (next < iins.length) {
       await expect(call(reporter, 'POST', '/api/v1/incidents', { system: 'enbek', severity: 'critical', title: 'more complaints', description: payloadOnly(() => bundle(100)) }), 201, 'staff incident');
     }
@@ -243,8 +243,9 @@ describe(`personal data is masked at every output on ${storeKind}`, () => {
     }
     assert.equal(leaks.length, 0, `${leaks.length} unmasked values:\n${leaks.slice(0, 30).join('\n')}`);
 
-    // Not vacuous: every IIN arrived and is shown masked to the viewer; the system label in /metrics is masked;
-    // a role in requests.personal_data_roles still reads a request whole.
+    // Not vacuous: every IIN sent in a field kuzet shows reaches the viewer, masked (descriptions and SOC details are
+    // kept in the ledger and shown by no answer); the system label in /metrics is masked; a role in
+    // requests.personal_data_roles still reads a request whole (checked above).
     const viewerText = outputs.filter((o) => o.where.startsWith('viewer')).map((o) => o.text).join('\n');
     const missing = iins.filter((d) => !viewerText.includes(`${d.slice(0, 6)}*****${d.slice(11)}`));
     const unseen = missing.filter((d) => origin.get(d) !== 'payload').map((d) => `${d} (${origin.get(d)})`);
