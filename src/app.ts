@@ -29,8 +29,10 @@ import { resolveRequestsConfig, type RequestsConfig, type RequestsConfigInput } 
 import { registerRequestRoutes } from './requests/http.ts';
 import { registerRequestMetrics } from './requests/metrics.ts';
 import { RequestService } from './requests/service.ts';
+import { installOutputMasking } from './http/mask-output.ts';
 import { createServer } from './http/server.ts';
 import { createLogger, type Logger } from './log.ts';
+import { redactAckTokens } from './mask.ts';
 import { createMetrics } from './metrics.ts';
 import { schemaPlugins } from './sections.ts';
 import { GroupCommitter } from './signals/batcher.ts';
@@ -124,6 +126,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     { maxBatch: 500, maxQueue: 100_000 },
   );
   const audit = (e: AuditEntry) => {
+    // An acknowledge link's secret never reaches a record (its URL is the audited target of the ack routes).
+    if (e.target) e = { ...e, target: redactAckTokens(e.target) };
     audits.submit([e]).catch((err: Error) => log.error('audit write failed', { err: err.message, action: e.action }));
   };
 
@@ -142,6 +146,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       return pending.length ? `migrations not applied: ${pending.join(', ')}` : null;
     },
   });
+  // Personal data leaves whole only for the roles in requests.personal_data_roles (read per answer: a reload applies).
+  installOutputMasking(http, { personalRoles: () => requestsCfg.personal_data_roles, exempt: ['/api/v1/openapi.json'] });
   let systems = new Set(config.kuzet.systems.map((s) => s.id));
   let affected: (ids: number[]) => Promise<Map<number, number>> = async () => new Map();
   await registerIncidentRoutes(http, { q: store, engine, sink, clock, authorize, systems: () => systems, affected: (ids) => affected(ids) });

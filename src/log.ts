@@ -1,7 +1,8 @@
 import winston from 'winston';
+import { maskDeep } from './mask.ts';
 
 // JSON-line logs. Personal data never reaches a log line whole: e-mail addresses, phone numbers
-// and 12-digit IINs are masked in the message and in every string of the metadata.
+// and IINs are masked in the message and in every string of the metadata (src/mask.ts, the one masking function).
 
 export interface Logger {
   debug(msg: string, meta?: Record<string, unknown>): void;
@@ -11,27 +12,7 @@ export interface Logger {
   child(meta: Record<string, unknown>): Logger;
 }
 
-const EMAIL = /([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+\.)+[A-Za-z]{2,}/g;
-const IIN = /(?<!\d)(\d{6})\d{5}(\d)(?!\d)/g;
-const PHONE = /(?<![\d*])(\+?[78])[\s(-]*(\d{3})[\s)-]*\d{3}[\s-]*\d{2}[\s-]*(\d{2})(?!\d)/g;
-
-/** Mask personal data in free text: a***@***, 850115*****9, +7 701 *** ** 67. */
-export function maskPersonal(text: string): string {
-  return text
-    .replace(EMAIL, (_m, first: string) => `${first}***@***`)
-    .replace(IIN, (_m, head: string, last: string) => `${head}*****${last}`)
-    .replace(PHONE, (_m, cc: string, op: string, tail: string) => `${cc} ${op} *** ** ${tail}`);
-}
-
-export function maskDeep(v: unknown, depth = 0): unknown {
-  if (typeof v === 'string') return maskPersonal(v);
-  if (depth > 8 || v === null || typeof v !== 'object') return v;
-  if (v instanceof Error) return { message: maskPersonal(v.message), name: v.name, code: (v as { code?: unknown }).code };
-  if (Array.isArray(v)) return v.map((x) => maskDeep(x, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) out[k] = maskDeep(x, depth + 1);
-  return out;
-}
+export { maskDeep, maskPersonal } from './mask.ts';
 
 const mask = winston.format((info) => {
   for (const key of Object.keys(info)) {

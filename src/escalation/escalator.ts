@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../clock.ts';
 import { parseDuration } from '../clock.ts';
@@ -6,7 +5,6 @@ import type { Change, ChangeHook } from '../incidents/engine.ts';
 import type { IncidentState } from '../incidents/lifecycle.ts';
 import { nullLogger, type Logger } from '../log.ts';
 import type { Queryable, Store } from '../store/store.ts';
-import { signAckToken } from './ack-link.ts';
 import type { EscalationConfig, Matchers, Target } from './config.ts';
 import { nextStep, resolveTargets, snapshotPolicy, stepDueAt, type LadderSnapshot } from './ladder.ts';
 import { matchesLabels, matchPolicy, subjectLabels } from './match.ts';
@@ -86,7 +84,8 @@ export class Escalator {
   readonly hook: ChangeHook;
   readonly #deps: EscalatorDeps;
   readonly #log: Logger;
-  readonly #handlers = new Map<string, TimerHandler>();
+  /** Timer kind -> its handler and the subject kind it is for (incident 7 and request 7 are different subjects). */
+  readonly #handlers = new Map<string, { fn: TimerHandler; subject?: string }>();
   readonly #breaches?: Counter<'policy' | 'deadline'>;
   readonly #steps?: Counter<'policy'>;
   #pendingBreaches: Array<{ policy: string; deadline: string }> = [];
@@ -100,16 +99,17 @@ export class Escalator {
       this.#breaches = new Counter({ name: 'kuzet_sla_breaches_total', help: 'SLA deadlines missed', labelNames: ['policy', 'deadline'], registers: [reg] });
       this.#steps = new Counter({ name: 'kuzet_escalation_steps_total', help: 'Escalation steps fired', labelNames: ['policy'], registers: [reg] });
     }
-    this.#handlers.set('step', (q, t, now) => this.#onStepTimer(q, t, now));
-    this.#handlers.set('ack_deadline', (q, t, now) => this.#onDeadline(q, t, now, 'ack'));
-    this.#handlers.set('resolve_deadline', (q, t, now) => this.#onDeadline(q, t, now, 'resolve'));
-    this.#handlers.set('silence_end', (q, t, now) => this.#onSilenceEnd(q, t, now));
-    this.#handlers.set('resolved_notice', (q, t, now) => this.#onResolvedNotice(q, t, now));
+    this.#handlers.set('step', { subject: 'incident', fn: (q, t, now) => this.#onStepTimer(q, t, now) });
+    this.#handlers.set('ack_deadline', { subject: 'incident', fn: (q, t, now) => this.#onDeadline(q, t, now, 'ack') });
+    this.#handlers.set('resolve_deadline', { subject: 'incident', fn: (q, t, now) => this.#onDeadline(q, t, now, 'resolve') });
+    this.#handlers.set('silence_end', { subject: 'incident', fn: (q, t, now) => this.#onSilenceEnd(q, t, now) });
+    this.#handlers.set('resolved_notice', { subject: 'incident', fn: (q, t, now) => this.#onResolvedNotice(q, t, now) });
   }
 
-  registerTimerHandler(kind: string, handler: TimerHandler): void {
+  /** `subjectKind`, when given: timers of this kind about another kind of subject are never handed to it. */
+  registerTimerHandler(kind: string, handler: TimerHandler, subjectKind?: string): void {
     if (this.#handlers.has(kind)) throw new Error(`timer handler ${kind} is already registered`);
-    this.#handlers.set(kind, handler);
+    this.#handlers.set(kind, { fn: handler, subject: subjectKind });
   }
 
   /** Fire every due timer (in batches). Returns how many fired. Safe to run on several instances at once. */
@@ -126,9 +126,15 @@ export class Escalator {
         for (const t of due) {
           // One timer that fails (a bug, bad data) must not hold back the others behind it:
           // its work is rolled back to the savepoint and it is tried again a minute later.
+          const h = this.#handlers.get(t.kind)!;
+          if (h.subject !== undefined && h.subject !== t.subjectKind) {
+            this.#log.warn('timer for another kind of subject ignored', { timer: t.id, kind: t.kind, subject: t.subjectKind });
+            fired.push(t.id);
+            continue;
+          }
           await q.query('SAVEPOINT kuzet_timer');
           try {
-            await this.#handlers.get(t.kind)!(q, t, now);
+            await h.fn(q, t, now);
             await q.query('RELEASE SAVEPOINT kuzet_timer');
             fired.push(t.id);
           } catch (err) {
@@ -301,13 +307,10 @@ export class Escalator {
     const { deliveries, problems } = resolveTargets(cfg, targets, now);
     for (const p of problems) this.#log.warn('escalation target unreachable', { problem: p, key: keyBase });
     const base = cfg.public_url?.replace(/\/+$/, '');
-    const ttl = parseDuration(cfg.ack_links?.ttl ?? '24h') ?? 86_400_000;
     const rows: NewNotification[] = deliveries.map((d) => {
       const m: MessageData = { ...msg };
-      if (base && incidentId !== null) {
-        m.incidentUrl = `${base}/incidents/${incidentId}`;
-        if (cfg.ack_links && msg.kind !== 'resolved') m.ackUrl = `${base}/api/v1/ack/${signAckToken(cfg.ack_links.secret, incidentId, now + ttl, randomBytes(12).toString('base64url'))}`;
-      }
+      // The acknowledge link is minted by the delivery worker for the message it sends (ack-link.ts), never stored.
+      if (base && incidentId !== null) m.incidentUrl = `${base}/incidents/${incidentId}`;
       return {
         key: `${keyBase}:${d.channel}:${d.recipient.person ?? '-'}`,
         subjectKind: 'incident',
@@ -419,7 +422,7 @@ export class Escalator {
   /** The cause resolved: incidents it held that are still unresolved start their own ladders now. */
   async #releaseInhibited(q: Queryable, cfg: EscalationConfig, causeId: number, now: number): Promise<void> {
     const r = await q.query<EscRow>(
-      `SELECT ${ESC_COLS} FROM escalations WHERE state = 'inhibited' AND held_by->>'incident' = $1 FOR UPDATE`,
+      `SELECT ${ESC_COLS} FROM escalations WHERE subject_kind = 'incident' AND state = 'inhibited' AND held_by->>'incident' = $1 FOR UPDATE`,
       [String(causeId)],
     );
     for (const e of r.rows) {
@@ -429,7 +432,7 @@ export class Escalator {
   }
 
   async #lockEscalation(q: Queryable, id: unknown): Promise<{ e: EscRow; inc: IncidentInfo } | null> {
-    const r = await q.query<EscRow>(`SELECT ${ESC_COLS} FROM escalations WHERE id = $1 FOR UPDATE`, [Number(id)]);
+    const r = await q.query<EscRow>(`SELECT ${ESC_COLS} FROM escalations WHERE id = $1 AND subject_kind = 'incident' FOR UPDATE`, [Number(id)]);
     const e = r.rows[0];
     if (!e) return null;
     const inc = await loadIncident(q, Number(e.subject_id));

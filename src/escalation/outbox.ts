@@ -28,6 +28,7 @@ export interface MessageData {
   breach?: 'ack' | 'resolve';
   storm?: { count: number; windowMs: number; systems: string[] };
   incidentUrl?: string;
+  /** Set by the delivery worker on the message it is sending, never stored (see ack-link.ts). */
   ackUrl?: string;
 }
 
@@ -127,7 +128,7 @@ export function rowToItem(r: OutboxRow): OutboxItem {
     channel: r.channel,
     recipient: r.recipient ?? {},
     lang: r.lang,
-    message: r.message,
+    message: withoutAckUrl(r.message),
     state: r.state,
     attempts: Number(r.attempts),
     nextAttemptAt: new Date(r.next_attempt_at).getTime(),
@@ -138,11 +139,19 @@ export function rowToItem(r: OutboxRow): OutboxItem {
   };
 }
 
-export async function listOutbox(q: Queryable, f: { state?: OutboxState; subjectId?: number; limit?: number } = {}): Promise<OutboxItem[]> {
+/** Rows written before links were minted at delivery may still hold one: it never leaves the store. */
+function withoutAckUrl(m: MessageData): MessageData {
+  if (!m || m.ackUrl === undefined) return m;
+  const { ackUrl: _secret, ...rest } = m;
+  return rest;
+}
+
+/** `subject` is a kind and an id together: incident 7 and request 7 are different subjects. */
+export async function listOutbox(q: Queryable, f: { state?: OutboxState; subject?: { kind: string; id: number }; limit?: number } = {}): Promise<OutboxItem[]> {
   const where: string[] = [];
   const args: unknown[] = [];
   if (f.state) where.push(`state = $${args.push(f.state)}`);
-  if (f.subjectId !== undefined) where.push(`subject_id = $${args.push(f.subjectId)}`);
+  if (f.subject) where.push(`subject_kind = $${args.push(f.subject.kind)} AND subject_id = $${args.push(f.subject.id)}`);
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
   const r = await q.query<OutboxRow>(
     `SELECT ${OUTBOX_COLUMNS} FROM outbox ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ${limit}`,

@@ -77,7 +77,7 @@ export function wireRequestDeadlines(
       }
     }
     await engine.applyInTx(q, [deadlineSignal(timer.subjectId, p, now)]);
-  });
+  }, 'request');
 
   return {
     async onDeadline(q, c) {

@@ -99,12 +99,13 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
       }
       const id = v.claims.incidentId;
       try {
-        await deps.acknowledge(id, 'ack-link', 'acknowledged from a notification link');
+        // The person the message carrying this link was sent to (the link names its outbox row).
+        await deps.acknowledge(id, v.who, 'acknowledged from a notification link');
       } catch (err) {
         if (err instanceof KuzetError && err.statusCode < 500) return fail(reply, err.statusCode, err.code, err.message);
         throw err;
       }
-      await audit(store, now, 'ack-link', 'incident.acknowledge', `incident:${id}`, req.ip, 'ok');
+      await audit(store, now, v.who, 'incident.acknowledge', `incident:${id}`, req.ip, 'ok', { via: 'link' });
       return { incident: id, acknowledged: true };
     });
 
@@ -181,7 +182,7 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
            FROM escalations WHERE subject_kind = 'incident' AND subject_id = $1 ORDER BY id`,
         [id],
       );
-      return { items: r.rows.map((x) => ({ ...x, id: Number(x.id), steps_fired: Number(x.steps_fired) })), notifications: await listOutbox(store, { subjectId: id }) };
+      return { items: r.rows.map((x) => ({ ...x, id: Number(x.id), steps_fired: Number(x.steps_fired) })), notifications: await listOutbox(store, { subject: { kind: 'incident', id } }) };
     });
 
     if (deps.slackSigningSecret) {

@@ -66,8 +66,8 @@ export async function expireSilence(q: Queryable, id: number, now: number): Prom
   if (!r.rows[0]) throw notFound(`active silence ${id}`);
   // Incidents this silence held are looked at again on the next sweep instead of at the old expiry.
   await q.query(
-    `UPDATE timers SET due_at = $2 WHERE kind = 'silence_end' AND state = 'pending' AND due_at > $2
-        AND payload->>'escalation' IN (SELECT id::text FROM escalations WHERE state = 'silenced' AND held_by->>'silence' = $1)`,
+    `UPDATE timers SET due_at = $2 WHERE subject_kind = 'incident' AND kind = 'silence_end' AND state = 'pending' AND due_at > $2
+        AND payload->>'escalation' IN (SELECT id::text FROM escalations WHERE subject_kind = 'incident' AND state = 'silenced' AND held_by->>'silence' = $1)`,
     [String(id), new Date(now).toISOString()],
   );
   return toSilence(r.rows[0]);

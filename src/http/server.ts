@@ -5,6 +5,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Registry } from 'prom-client';
 import type { AuditEntry } from '../access/audit.ts';
 import type { Logger } from '../log.ts';
+import { maskMetricsText } from '../mask.ts';
 import { actorOf } from './auth.ts';
 import { decodeUtf8, installErrorHandling, jsonDepthExceeds, sendError } from './errors.ts';
 
@@ -84,7 +85,8 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     reply.type(deps.registry.contentType);
-    return deps.registry.metrics();
+    // Label values come from alerts, log lines and probes: personal data in them is masked here, for every metric.
+    return maskMetricsText(await deps.registry.metrics());
   });
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

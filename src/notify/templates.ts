@@ -1,5 +1,6 @@
 import type { Lang } from '../escalation/config.ts';
 import type { MessageData } from '../escalation/outbox.ts';
+import { maskPersonal } from '../mask.ts';
 import type { Rendered } from './channel.ts';
 import type { Runbook } from './runbooks.ts';
 
@@ -78,14 +79,20 @@ export function almatyTime(t: number): string {
   return new Date(t + 5 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ') + ' (UTC+05:00)';
 }
 
+/**
+ * Pages go to on-call people, who are not necessarily allowed to read users' personal data: what an incident
+ * carries from outside (its title, system and check, from staff, the SOC, Alertmanager or a log line) is masked
+ * here with the one masking function. The incident link leads to the whole record for roles that may read it.
+ * A user's own mail (kind 'mail') goes to that user and is sent as written.
+ */
 export function renderMessage(data: MessageData, lang: Lang, runbook?: Runbook | null): Rendered {
   const w = WORDS[lang] ?? WORDS.en;
-  const inc = data.incident;
   if (data.kind === 'mail' && data.mail) return { subject: data.mail.subject.slice(0, 250), text: data.mail.text };
   if (data.kind === 'storm' && data.storm) {
     const subject = w.storm(data.storm.count, Math.round(data.storm.windowMs / 60_000));
-    return { subject, text: `${subject}\n${w.systems}: ${data.storm.systems.join(', ')}` };
+    return { subject, text: `${subject}\n${w.systems}: ${data.storm.systems.map(maskPersonal).join(', ')}` };
   }
+  const inc = data.incident && { ...data.incident, system: maskPersonal(data.incident.system), check: maskPersonal(data.incident.check), title: maskPersonal(data.incident.title) };
   if (!inc) return { subject: 'kuzet', text: 'kuzet' };
   const sev = w.severity[inc.severity] ?? inc.severity;
   const head =

@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { parseDuration, type Clock, type Timer } from '../clock.ts';
+import { ackUrlFor } from '../escalation/ack-link.ts';
 import type { ChannelConfig, EscalationConfig } from '../escalation/config.ts';
 import { subjectLabels } from '../escalation/match.ts';
 import { enqueueNotifications, OUTBOX_COLUMNS, rowToItem, type OutboxItem, type OutboxRow } from '../escalation/outbox.ts';
 import { nullLogger, type Logger } from '../log.ts';
+import { redactAckTokens } from '../mask.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel, SendResult } from './channel.ts';
 import { errorText } from './channel.ts';
@@ -207,10 +209,13 @@ export class DeliveryWorker {
       result = { ok: false, retry: false, error: `channel ${item.channel} is not configured` };
     } else {
       const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
-      const message = renderMessage(item.message, item.lang, runbook);
+      // The acknowledge link is made now, for this message only: it is in what the person receives and nowhere else.
+      const ackUrl = ackUrlFor(cfg, item, now);
+      const message = renderMessage(ackUrl ? { ...item.message, ackUrl } : item.message, item.lang, runbook);
       result = await this.#sendWithTimeout(channel, chCfg, item, message);
     }
-    await this.#settle(item, chCfg, result);
+    // A receiver may echo what it refused: the link's secret must not reach last_error (listed in the API) or a log.
+    await this.#settle(item, chCfg, result.ok ? result : { ...result, error: redactAckTokens(result.error) });
   }
 
   async #sendWithTimeout(channel: Channel, chCfg: ChannelConfig, item: OutboxItem, message: ReturnType<typeof renderMessage>): Promise<SendResult> {

@@ -45,7 +45,7 @@ describe(`escalation ladder on ${storeKind}`, () => {
     const t = await setup();
     const id = await t.openIncident();
     // Step 0 was decided in the engine's own transaction: the rows exist before any sweep.
-    const decided = await listOutbox(t.store, { subjectId: id });
+    const decided = await listOutbox(t.store, { subject: { kind: 'incident', id } });
     assert.deepEqual(decided.map((d) => d.channel).sort(), ['email', 'slack']);
     await t.worker.runOnce();
     assert.deepEqual(t.sentTo().sort(), ['email:alice@example.kz', 'slack:UALICE']);
@@ -101,7 +101,7 @@ describe(`escalation ladder on ${storeKind}`, () => {
     await t.engine.acknowledge(id, 'alice');
     await t.worker.runOnce();
     assert.equal(t.sentTo().length, 0);
-    const rows = await listOutbox(t.store, { subjectId: id });
+    const rows = await listOutbox(t.store, { subject: { kind: 'incident', id } });
     assert.ok(rows.length > 0 && rows.every((r) => r.state === 'cancelled'));
 
     const id2 = await t.openIncident({ fingerprint: 'resolve-mid' });

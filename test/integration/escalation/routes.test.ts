@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { FakeClock } from '../../../src/clock.ts';
 import { signAckToken } from '../../../src/escalation/ack-link.ts';
 import { Escalator } from '../../../src/escalation/escalator.ts';
+import { listOutbox } from '../../../src/escalation/outbox.ts';
 import { registerEscalationRoutes, type Role } from '../../../src/escalation/routes.ts';
 import { IncidentEngine } from '../../../src/incidents/engine.ts';
 import type { Store } from '../../../src/store/store.ts';
@@ -64,21 +65,23 @@ describe(`escalation HTTP routes on ${storeKind}`, () => {
 
   it('an ack link: GET only confirms, POST acknowledges once; forged, expired and reused links are refused and audited', async () => {
     const id = await open('link');
-    const token = signAckToken(secret, id, clock.now() + 60 * MIN);
+    const sentTo = (await listOutbox(store, { subject: { kind: 'incident', id } })).find((n) => n.recipient.person)!;
+    const token = signAckToken(secret, { incidentId: id, outboxId: sentTo.id, expiresAt: clock.now() + 60 * MIN });
     const page = await app.inject({ url: `/api/v1/ack/${token}` });
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /<form method="post"/);
     assert.equal((await store.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1', [id])).rows[0]!.status, 'open', 'viewing does not acknowledge');
     const ok = await app.inject({ method: 'POST', url: `/api/v1/ack/${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: '' });
     assert.equal(ok.statusCode, 200, ok.body);
-    assert.equal((await store.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1', [id])).rows[0]!.status, 'acknowledged');
+    const acked = await store.query<{ status: string; acknowledged_by: string }>('SELECT status, acknowledged_by FROM incidents WHERE id = $1', [id]);
+    assert.deepEqual(acked.rows[0], { status: 'acknowledged', acknowledged_by: sentTo.recipient.person }, 'the person the message went to, not "ack-link"');
     assert.equal((await store.query<{ state: string }>('SELECT state FROM escalations WHERE subject_id = $1', [id])).rows[0]!.state, 'acknowledged');
     const again = await app.inject({ method: 'POST', url: `/api/v1/ack/${token}` });
     assert.equal(again.statusCode, 409);
     assert.equal(again.json().error.message, 'the acknowledge link was already used');
     const forged = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA');
     assert.equal((await app.inject({ method: 'POST', url: `/api/v1/ack/${forged}` })).statusCode, 403);
-    const old = signAckToken(secret, id, clock.now() - 1);
+    const old = signAckToken(secret, { incidentId: id, outboxId: sentTo.id, expiresAt: clock.now() - 1 });
     assert.equal((await app.inject({ method: 'POST', url: `/api/v1/ack/${old}` })).statusCode, 410);
     assert.equal((await app.inject({ method: 'POST', url: `/api/v1/ack/nonsense` })).statusCode, 400);
     const audit = await store.query<{ outcome: string }>(`SELECT outcome FROM audit_log WHERE action = 'incident.acknowledge' ORDER BY id`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
+import { verifyAckToken } from '../../../src/escalation/ack-link.ts';
 import { FakeClock } from '../../../src/clock.ts';
 import type { EscalationConfig } from '../../../src/escalation/config.ts';
 import { Escalator } from '../../../src/escalation/escalator.ts';
@@ -10,6 +11,7 @@ import type { Channel } from '../../../src/notify/channel.ts';
 import { buildChannels } from '../../../src/notify/channels.ts';
 import { DeliveryWorker } from '../../../src/notify/worker.ts';
 import { sig } from '../../support/signals.ts';
+import { mailText } from '../../support/mail.ts';
 import { storeKind } from '../../support/store.ts';
 import { cleanStore, closeSharedStore, ladderConfig, MIN, RecordingChannel } from '../escalation/fixtures.ts';
 import { closedPort, slackStandIn, smtpStandIn } from './stand-ins.ts';
@@ -125,7 +127,10 @@ describe(`notification delivery on ${storeKind}`, () => {
     const cfg = ladderConfig();
     cfg.channels = { email: { type: 'email', host: '127.0.0.1', port: smtp.port, from: 'kuzet@example.kz', timeout: '5s' } };
     const t = await base(cfg, buildChannels(cfg, new FakeClock()));
+    // A link stored by an older version is never sent nor listed: the worker mints one for this message.
     await enqueueNotifications(t.store, [page({ key: 'esc:1:r0:s0:email:alice', message: { ...page().message, ackUrl: 'https://kuzet.example.kz/api/v1/ack/x' } })], t.clock.now());
+    const [queued] = await listOutbox(t.store, {});
+    assert.equal(queued!.message.ackUrl, undefined);
     await t.worker('w1').runOnce();
     assert.equal(smtp.mails.length, 1);
     const m = smtp.mails[0]!;
@@ -134,7 +139,10 @@ describe(`notification delivery on ${storeKind}`, () => {
     assert.match(m.data, /Message-ID: <esc:1:r0:s0:email:alice@kuzet>/i);
     assert.match(decodeHeader(m.data, 'Subject'), /^\[CRITICAL\] Incident #1: enbek — enbek\.kz does not answer$/);
     assert.match(m.data, /Date: Mon, 05 Jan 2026 04:00:00/, 'dated by the injected clock');
-    assert.match(m.data, /Acknowledge: https:\/\/kuzet\.example\.kz\/api\/v1\/ack\/x/);
+    const link = /Acknowledge: https:\/\/kuzet\.example\.kz\/api\/v1\/ack\/(\S+)/.exec(mailText(m.data).text)?.[1];
+    assert.ok(link && link !== 'x', 'a link minted at delivery');
+    const v = verifyAckToken(cfg.ack_links!.secret, link, t.clock.now());
+    assert.ok(v.ok && v.claims.incidentId === 1 && v.claims.outboxId === queued!.id, 'signed for this incident and this message');
     assert.equal((await listOutbox(t.store, {}))[0]!.state, 'sent');
   });
 

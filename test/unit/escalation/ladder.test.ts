@@ -57,8 +57,9 @@ describe('ladder arithmetic', () => {
 describe('ack links', () => {
   const secret = 'a-secret-of-some-length';
   it('verifies a good link and refuses forged, tampered and expired ones', () => {
-    const tok = signAckToken(secret, 42, 2_000_000, 'nonce-abcdef');
-    assert.deepEqual(verifyAckToken(secret, tok, 1_000_000), { ok: true, claims: { incidentId: 42, nonce: 'nonce-abcdef', expiresAt: 2_000_000 } });
+    const tok = signAckToken(secret, { incidentId: 42, outboxId: 7, expiresAt: 2_000_000, nonce: 'nonce-abcdef' });
+    assert.deepEqual(verifyAckToken(secret, tok, 1_000_000), { ok: true, claims: { incidentId: 42, outboxId: 7, nonce: 'nonce-abcdef', expiresAt: 2_000_000 } });
+    assert.deepEqual(verifyAckToken(secret, tok.replace(/^42\.7\./, '42.8.'), 0), { ok: false, reason: 'forged' }, 'the receiver it names is signed too');
     assert.deepEqual(verifyAckToken(secret, tok, 2_000_000), { ok: false, reason: 'expired' });
     assert.deepEqual(verifyAckToken('another-secret-entirely', tok, 0), { ok: false, reason: 'forged' });
     assert.deepEqual(verifyAckToken(secret, tok.replace(/^42\./, '43.'), 0), { ok: false, reason: 'forged' });
