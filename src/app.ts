@@ -26,6 +26,10 @@ import { registerRequestRoutes } from './requests/http.ts';
 import { registerRequestMetrics } from './requests/metrics.ts';
 import { RequestService } from './requests/service.ts';
 import { createServer } from './http/server.ts';
+import { resolveReportsConfig, type ReportsConfig } from './reports/config.ts';
+import { backupInfos, maintenanceInfos, probeInfos, systemInfos } from './reports/env.ts';
+import { registerReportRoutes } from './reports/routes.ts';
+import { REPORT_TIMER, ReportService } from './reports/service.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { schemaPlugins } from './sections.ts';
@@ -66,6 +70,7 @@ export interface App {
   readonly probes: ProbeService;
   readonly logs: LogIntake;
   readonly backups: BackupService;
+  readonly reports: ReportService;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -270,6 +275,27 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   await registerBackupRoutes(http, { service: backups, authorize });
 
+  // Reports: availability, incidents, requests, backups, data feeds and the NQS yearly analysis; the monthly
+  // delivery (node-cron) and the yearly analysis's deadline (durable timers on the escalation sweeper).
+  const reports = new ReportService({
+    store,
+    clock,
+    version: VERSION,
+    config: () => resolveReportsConfig(config.kuzet.reports as Partial<ReportsConfig>),
+    log: log.child({ component: 'reports' }),
+    env: () => ({
+      systems: systemInfos(config.kuzet.systems),
+      probes: probeInfos(config.probeFiles),
+      maintenance: maintenanceInfos(config.probeFiles),
+      calendar: calendar.get(),
+      backups: backupInfos(resolveBackupsConfig((config.kuzet.backups ?? {}) as BackupsConfig).jobs),
+    }),
+    mailChannel: userMailChannel,
+    publicUrl: () => config.kuzet.server.public_url,
+  });
+  escalation.escalator.registerTimerHandler(REPORT_TIMER, reports.timerHandler((q, s) => engine.applyInTx(q, s)));
+  await registerReportRoutes(http, { service: reports, authorize });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
@@ -299,6 +325,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     probes,
     logs,
     backups,
+    reports,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -309,6 +336,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await probes.start();
       await logs.start();
       await backups.start();
+      await reports.scheduleNqsDeadline();
+      reports.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -321,6 +350,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await probes.stop();
       await logs.stop();
       await backups.stop({ abort: true });
+      await reports.stop();
       await intake.drain();
       await escalation.stop();
       await audits.drain();
