@@ -544,7 +544,7 @@ async function feedsReport(ctx: ReportContext, req: ReportRequest, observedTo: n
     for (const s of ss) {
       const a = Math.max(s.from, p.from);
       const b = Math.min(s.to, p.to, observedTo);
-      const mine = counts.rows.filter((c) => c.probe === f.name && ms(c.day)! >= a - 86_400_000 && ms(c.day)! < b);
+      const mine = counts.rows.filter((c) => c.probe === f.name && ms(c.day)! >= a && ms(c.day)! < b);
       const n = mine.reduce((x, c) => x + Number(c.n), 0);
       const fails = mine.reduce((x, c) => x + Number(c.f), 0);
       const late = union(clip(episodes.filter((e) => e.check === f.name).map((e) => [e.start, e.end] as const), a, b));
