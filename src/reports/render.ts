@@ -64,10 +64,11 @@ function fmt(v: Cell, type: Column['type'], lang: ReportLang): string {
 }
 
 function tableHtml(tb: Table, lang: ReportLang): string {
-  const head = tb.columns.map((c) => `<th scope="col"${c.type && c.type !== 'text' && c.type !== 'time' && c.type !== 'bool' ? ' class="n"' : ''}>${esc(t(c.key, lang))}</th>`).join('');
+  const cls = (c: Column) => (c.type === 'time' ? ' class="t"' : c.type && c.type !== 'text' && c.type !== 'bool' ? ' class="n"' : '');
+  const head = tb.columns.map((c) => `<th scope="col"${cls(c)}>${esc(t(c.key, lang))}</th>`).join('');
   const body = tb.rows.length
     ? tb.rows
-        .map((row) => `<tr>${tb.columns.map((c) => `<td${c.type && c.type !== 'text' && c.type !== 'time' && c.type !== 'bool' ? ' class="n"' : ''}>${esc(fmt(row[c.key] ?? null, c.type, lang))}</td>`).join('')}</tr>`)
+        .map((row) => `<tr>${tb.columns.map((c) => `<td${cls(c)}>${esc(fmt(row[c.key] ?? null, c.type, lang))}</td>`).join('')}</tr>`)
         .join('\n')
     : `<tr><td colspan="${tb.columns.length}">${esc(t('none', lang))}</td></tr>`;
   return `<section class="table" id="t-${esc(tb.id)}"><h2>${esc(t(`table.${tb.id}`, lang))}</h2><div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div></section>`;
@@ -110,7 +111,7 @@ dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:0
 .sum{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:8px}.sum div{border:1px solid #ddd;border-radius:6px;padding:8px}
 .sum b{display:block;font-size:1.35em}.sum span{color:#555;font-size:.9em}
 .scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;min-width:100%;font-size:.9em}th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.n,th.n{text-align:right;white-space:nowrap}tbody tr:nth-child(even){background:#fafafa}
+th{background:#f3f3f3}td.n,th.n{text-align:right;white-space:nowrap}td.t{white-space:nowrap}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:.5em 0 1em}figcaption{font-weight:600;margin-bottom:.2em}svg text{font-size:10px;fill:#444}svg .axis{stroke:#999;stroke-width:1}
 svg rect.ok{fill:#2e7d32}svg rect.bad{fill:#c62828}.facts li,.notes li{margin:.2em 0}.text{white-space:pre-wrap;border:1px dashed #bbb;padding:8px;min-height:3em}
 .empty{color:#777;font-style:italic}code{font-size:.85em;overflow-wrap:anywhere}
