@@ -77,3 +77,16 @@ export function resolveReportsConfig(input: Partial<ReportsConfig> | undefined):
   const i = input ?? {};
   return { ...REPORTS_DEFAULTS, ...i, nqs_yearly: { ...REPORTS_DEFAULTS.nqs_yearly, ...(i.nqs_yearly ?? {}) } };
 }
+
+/** Checks beyond the schema: the schedule is a cron expression node-cron accepts, the zone is known. */
+export function reportsConfigProblems(input: Partial<ReportsConfig> | undefined, validCron: (expr: string) => boolean): { path: (string | number)[]; message: string }[] {
+  const c = resolveReportsConfig(input);
+  const out: { path: (string | number)[]; message: string }[] = [];
+  if (!validCron(c.schedule)) out.push({ path: ['reports', 'schedule'], message: `not a cron expression: ${JSON.stringify(c.schedule)}` });
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: c.timezone });
+  } catch {
+    out.push({ path: ['reports', 'timezone'], message: `unknown time zone ${JSON.stringify(c.timezone)}` });
+  }
+  return out;
+}
