@@ -138,6 +138,10 @@ reports:
     const pages = await t.store.query<{ recipient: { person?: string } }>(`SELECT recipient FROM outbox WHERE subject_kind = 'incident' AND subject_id = $1`, [inc.rows[0]!.id]);
     assert.ok(pages.rows.some((p) => p.recipient.person === 'head-ops'), JSON.stringify(pages.rows));
 
+    // The page leaves through the outbox; the incidents report counts it, and the deadline to acknowledge (1 d) as kept or not.
+    await t.app.escalation.worker.runOnce();
+    assert.ok(smtp.mails.some((m) => m.to[0] === 'head.ops@example.kz'), 'the owner got the page by e-mail');
+
     // The owner submits the year's analysis (what `kuzet report nqs-yearly --period 2026 --notes … --submit` does).
     const { id } = await t.app.reports.submitNqs({ kind: 'nqs-yearly', period: '2026', format: 'html', lang: 'ru', notes: { situation: 'Работает.' } }, 'test', (q, s) => t.app.engine.applyInTx(q, s));
     assert.ok(id > 0);
@@ -148,6 +152,12 @@ reports:
     await t.app.escalation.escalator.sweep();
     const still = await t.store.query<{ status: string }>(`SELECT status FROM incidents WHERE fingerprint = 'report:nqs-yearly:2026'`);
     assert.equal(still.rows[0]!.status, 'resolved');
+    const r = (await (await get('/api/v1/reports/incidents?period=2026-12&system=nqs&format=json')).json()) as { tables: { id: string; rows: Record<string, unknown>[] }[] };
+    const item = r.tables[0]!.rows.find((x) => x.id === Number(inc.rows[0]!.id))!;
+    assert.equal(item.source_group, 'staff');
+    assert.ok((item.pages_sent as number) >= 1, JSON.stringify(item));
+    assert.equal(item.ack_deadline, '2026-12-02T18:00:01+05:00'); // the escalation started when the timer fired
+    assert.equal(item.ack_within_deadline, false, 'resolved by the submission, never acknowledged, and the deadline has passed');
   });
 
   it('kuzet report: refuses bad input with exit 2 and a precise message; writes a report with -o', async () => {
