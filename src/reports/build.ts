@@ -131,6 +131,14 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
   const episodes = await loadEpisodes(ctx.q, ids, probes, p.from, p.to, ctx.now);
   const availProbes = ctx.probes.filter((x) => x.availability && ids.includes(x.system));
   const latency = await latencyFromRollups(ctx.q, ids, availProbes.map((x) => x.name), p);
+  // Every other incident of these systems open during an outage "saw" it too (a user report, a log rule, the SOC).
+  const others = await ctx.q.query<{ id: string | number; system: string; source: string; opened_at: Date; resolved_at: Date | null }>(
+    `SELECT id, system, source, opened_at, resolved_at FROM incidents
+      WHERE system = ANY($1::text[]) AND opened_at < $3::timestamptz AND (resolved_at IS NULL OR resolved_at > $2::timestamptz)
+        AND check_name <> 'request-deadline'`,
+    [ids, new Date(p.from).toISOString(), new Date(p.to).toISOString()],
+  );
+  const seen = others.rows.map((x) => ({ id: Number(x.id), system: x.system, source: x.source, from: ms(x.opened_at)!, to: ms(x.resolved_at) ?? Infinity }));
   const rows: Record<string, Cell>[] = [];
   const outages: Record<string, Cell>[] = [];
   const charts: BarChart[] = [];
@@ -168,7 +176,7 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
       p95_ms: round(l?.p95 ?? null, 1),
       p99_ms: round(l?.p99 ?? null, 1),
     });
-    for (const [start, end] of a.down) outages.push(outageRow(s.id, start, end, a.episodes));
+    for (const [start, end] of a.down) outages.push(outageRow(s.id, start, end, a.episodes, seen.filter((x) => x.system === s.id && x.from < end && x.to > start)));
     charts.push({
       id: `daily-${s.id}`,
       title: s.id,
@@ -205,10 +213,10 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
 
 const OUTAGE_COLUMNS: Table['columns'] = [
   { key: 'system' }, { key: 'start', type: 'time' }, { key: 'end', type: 'time' }, { key: 'duration_min', type: 'min' }, { key: 'ongoing', type: 'bool' },
-  { key: 'incidents' }, { key: 'titles' }, { key: 'causes' }, { key: 'probes' }, { key: 'sources' },
+  { key: 'incidents' }, { key: 'titles' }, { key: 'causes' }, { key: 'probes' }, { key: 'sources' }, { key: 'also_seen_by' },
 ];
 
-function outageRow(system: string, start: number, end: number, episodes: Episode[]): Record<string, Cell> {
+function outageRow(system: string, start: number, end: number, episodes: Episode[], overlapping: { id: number; source: string }[]): Record<string, Cell> {
   const seen = episodes.filter((e) => !e.degraded && e.start < end && e.end > start);
   const uniq = (xs: string[]) => [...new Set(xs)].join('; ');
   return {
@@ -221,7 +229,8 @@ function outageRow(system: string, start: number, end: number, episodes: Episode
     titles: uniq(seen.map((e) => e.title)),
     causes: uniq(seen.map((e) => e.cause)),
     probes: uniq(seen.filter((e) => e.source === 'probe').map((e) => e.check)),
-    sources: uniq(seen.map((e) => e.source)),
+    sources: uniq([...seen.map((e) => e.source), ...overlapping.map((o) => o.source)]),
+    also_seen_by: uniq(overlapping.filter((o) => !seen.some((e) => e.incidentId === o.id)).map((o) => `#${o.id} ${o.source}`)),
   };
 }
 

@@ -79,6 +79,7 @@ const L: Record<string, [string, string, string]> = {
   titles: ['Titles', 'Заголовки', 'Тақырыптар'],
   causes: ['Causes', 'Причины', 'Себептері'],
   sources: ['Sources', 'Источники', 'Көздер'],
+  also_seen_by: ['Also seen by', 'Также зафиксировано', 'Сондай-ақ тіркелді'],
   id: ['No.', '№', '№'],
   source: ['Source', 'Источник', 'Көзі'],
   source_group: ['Source of failure', 'Источник отказа', 'Істен шығу көзі'],

@@ -9,7 +9,16 @@ export class PdfUnavailableError extends Error {}
 
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export async function htmlToPdf(html: string, chromiumPath: string, timeoutMs = 60_000): Promise<Buffer> {
+// One Chromium at a time: a burst of PDF requests queues instead of starting a browser each.
+let queue: Promise<unknown> = Promise.resolve();
+
+export function htmlToPdf(html: string, chromiumPath: string, timeoutMs = 60_000): Promise<Buffer> {
+  const run = queue.then(() => render(html, chromiumPath, timeoutMs));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function render(html: string, chromiumPath: string, timeoutMs: number): Promise<Buffer> {
   if (!existsSync(chromiumPath)) {
     throw new PdfUnavailableError(`PDF needs headless Chromium: no browser at ${chromiumPath} (install the chromium package or set reports.chromium); use --format html and print it instead`);
   }

@@ -94,6 +94,13 @@ export async function seedFixture(store: Store): Promise<{ clock: FakeClock; eng
   events.push({ at: L('2026-03-25T09:45'), run: () => engine.processBatch([staff('staff:1', true, 'resolved', L('2026-03-25T09:45'))]) });
   events.push({ at: L('2026-03-26T11:00'), run: () => engine.processBatch([staff('staff:2', false, 'firing', L('2026-03-26T11:00'))]) });
   events.push({ at: L('2026-03-26T11:10'), run: () => engine.processBatch([staff('staff:2', false, 'resolved', L('2026-03-26T11:10'))]) });
+  // A log rule saw the midnight outage too (10 minutes of 5xx in nginx's log): it is listed, not counted as down.
+  const log = (status: 'firing' | 'resolved', at: number): Signal => ({
+    source: 'log', system: 'enbek', check: 'nginx-5xx', fingerprint: 'log:nginx-5xx', severity: 'major', status,
+    summary: 'nginx: 250 responses 5xx in 5 minutes', labels: { rule: 'nginx-5xx' }, payload: {}, observedAt: at,
+  });
+  events.push({ at: L('2026-03-10T23:45'), run: () => engine.processBatch([log('firing', L('2026-03-10T23:45'))]) });
+  events.push({ at: L('2026-03-10T23:55'), run: () => engine.processBatch([log('resolved', L('2026-03-10T23:55'))]) });
   events.sort((x, y) => x.at - y.at);
   for (const e of events) {
     clock.set(e.at);

@@ -52,7 +52,7 @@ describe(`reports on hand-computed fixtures (${storeKind})`, () => {
     assert.deepEqual(
       outages.map((o) => [o.system, o.start, o.end, o.duration_min, o.probes, o.sources]),
       [
-        ['enbek', '2026-03-10T23:40:00+05:00', '2026-03-11T00:17:00+05:00', 37, 'enbek-home-ru', 'probe'],
+        ['enbek', '2026-03-10T23:40:00+05:00', '2026-03-11T00:17:00+05:00', 37, 'enbek-home-ru', 'probe; log'],
         ['enbek', '2026-03-15T10:00:00+05:00', '2026-03-15T10:50:00+05:00', 50, 'enbek-home-ru; enbek-search', 'probe'],
         ['enbek', '2026-03-20T02:30:00+05:00', '2026-03-20T03:30:00+05:00', 60, 'enbek-search', 'probe'],
         ['nqs', '2026-03-25T09:00:00+05:00', '2026-03-25T09:45:00+05:00', 45, '', 'staff'],
@@ -62,6 +62,10 @@ describe(`reports on hand-computed fixtures (${storeKind})`, () => {
     const overlap = outages[1]!;
     assert.match(String(overlap.incidents), /^#\d+; #\d+$/);
     assert.equal(overlap.causes, 'status 502');
+    // The log rule that fired during the midnight outage is listed among the sources that saw it.
+    assert.equal(outages[0]!.sources, 'probe; log');
+    assert.match(String(outages[0]!.also_seen_by), /^#\d+ log$/);
+    assert.equal(outages[1]!.also_seen_by, '');
 
     const daily = r.charts.find((c) => c.id === 'daily-enbek')!.bars;
     assert.equal(daily.length, 31);
@@ -97,12 +101,13 @@ describe(`reports on hand-computed fixtures (${storeKind})`, () => {
 
   it('incidents: sources, severity, MTTA and MTTR', async () => {
     const r = await build('incidents', '2026-03');
-    assert.equal(fig(r, 'incidents'), 10);
+    assert.equal(fig(r, 'incidents'), 11);
     assert.equal(fig(r, 'mtta_min'), 5); // only the staff outage was acknowledged, 5 minutes after it opened
-    assert.equal(fig(r, 'mttr_min'), 324.4); // (12 + 2880 + 37 + 30 + 30 + 120 + 60 + 20 + 45 + 10) / 10
+    assert.equal(fig(r, 'mttr_min'), 295.818); // (12 + 2880 + 37 + 10 + 30 + 30 + 120 + 60 + 20 + 45 + 10) / 11
     const enbek = row(r, 'by_system', 'system', 'enbek');
-    assert.equal(enbek.incidents, 7);
+    assert.equal(enbek.incidents, 8);
     assert.equal(enbek.source_probes, 7);
+    assert.equal(enbek.source_logs, 1);
     const nqs = row(r, 'by_system', 'system', 'nqs');
     assert.equal(nqs.source_staff, 2);
     assert.equal(nqs.source_probes, 1);
