@@ -367,6 +367,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
         if (calendar.reload().ok) await requests.recomputeDeadlines();
         await escalation.reload();
         await probes.apply(next.probeFiles as unknown as ProbeFile[]);
+        if (started && !stopped) {
+          // A new reports.schedule or timezone takes effect now.
+          await reports.stop();
+          reports.start();
+        }
         systems = new Set(next.kuzet.systems.map((s) => s.id));
         log.info('configuration reloaded', { file: opts.configFile });
         return null;
