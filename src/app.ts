@@ -31,6 +31,10 @@ import { registerRequestMetrics } from './requests/metrics.ts';
 import { RequestService } from './requests/service.ts';
 import { installOutputMasking } from './http/mask-output.ts';
 import { createServer } from './http/server.ts';
+import { resolveReportsConfig, type ReportsConfig } from './reports/config.ts';
+import { backupInfos, maintenanceInfos, probeInfos, systemInfos } from './reports/env.ts';
+import { registerReportRoutes } from './reports/routes.ts';
+import { REPORT_TIMER, ReportService } from './reports/service.ts';
 import { createLogger, type Logger } from './log.ts';
 import { redactAckTokens } from './mask.ts';
 import { createMetrics } from './metrics.ts';
@@ -72,6 +76,7 @@ export interface App {
   readonly probes: ProbeService;
   readonly logs: LogIntake;
   readonly backups: BackupService;
+  readonly reports: ReportService;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -284,6 +289,27 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   await registerBackupRoutes(http, { service: backups, authorize });
 
+  // Reports: availability, incidents, requests, backups, data feeds and the NQS yearly analysis; the monthly
+  // delivery (node-cron) and the yearly analysis's deadline (durable timers on the escalation sweeper).
+  const reports = new ReportService({
+    store,
+    clock,
+    version: VERSION,
+    config: () => resolveReportsConfig(config.kuzet.reports as Partial<ReportsConfig>),
+    log: log.child({ component: 'reports' }),
+    env: () => ({
+      systems: systemInfos(config.kuzet.systems),
+      probes: probeInfos(config.probeFiles),
+      maintenance: maintenanceInfos(config.probeFiles),
+      calendar: calendar.get(),
+      backups: backupInfos(resolveBackupsConfig((config.kuzet.backups ?? {}) as BackupsConfig).jobs),
+    }),
+    mailChannel: userMailChannel,
+    publicUrl: () => config.kuzet.server.public_url,
+  });
+  escalation.escalator.registerTimerHandler(REPORT_TIMER, reports.timerHandler((q, s) => engine.applyInTx(q, s)));
+  await registerReportRoutes(http, { service: reports, authorize });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let auditArchive: { stop(): void } | undefined;
   let sweepTimer: { cancel(): void } | null = null;
@@ -314,6 +340,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     probes,
     logs,
     backups,
+    reports,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -334,6 +361,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
           return { dir: resolve(config.dir, a.archive_dir), zone: a.zone, schedule: a.schedule, retentionMs: parseDuration(a.retention) ?? 0 };
         },
       });
+      await reports.scheduleNqsDeadline();
+      reports.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -347,6 +376,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await logs.stop();
       await backups.stop({ abort: true });
       auditArchive?.stop();
+      await reports.stop();
       await intake.drain();
       await escalation.stop();
       await audits.drain();
@@ -363,6 +393,11 @@ export async function createApp(opts: AppOptions): Promise<App> {
         if (calendar.reload().ok) await requests.recomputeDeadlines();
         await escalation.reload();
         await probes.apply(next.probeFiles as unknown as ProbeFile[]);
+        if (started && !stopped) {
+          // A new reports.schedule or timezone takes effect now.
+          await reports.stop();
+          reports.start();
+        }
         systems = new Set(next.kuzet.systems.map((s) => s.id));
         log.info('configuration reloaded', { file: opts.configFile });
         return null;

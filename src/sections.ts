@@ -4,6 +4,8 @@ import { backupsConfigProblems, backupsConfigSchema, type BackupsConfig } from '
 import { escalationConfigProblems } from './escalation/check.ts';
 import { escalationConfigSchema, type EscalationConfig } from './escalation/config.ts';
 import { REQUESTS_CONFIG_SCHEMA } from './requests/config.ts';
+import cron from 'node-cron';
+import { reportsConfigProblems, reportsConfigSchema, type ReportsConfig } from './reports/config.ts';
 import { logsConfigProblems, logsConfigSchema, type LogsConfig } from './sources/logs/index.ts';
 import { probeFileSchema, probeSetProblems, probesSectionSchema, type ProbeFile } from './sources/probes/index.ts';
 import { intakeSchema } from './sources/webhooks/schema.ts';
@@ -23,11 +25,17 @@ const withoutMeta = (s: object): object => {
 
 // The config sections owned by later stages, plugged into the one schema. (Composition, like app.ts.)
 export const schemaPlugins: SchemaPlugins = {
-  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema), probes: probesSectionSchema, logs: withoutMeta(logsConfigSchema), backups: withoutMeta(backupsConfigSchema) },
+  sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema), probes: probesSectionSchema, logs: withoutMeta(logsConfigSchema), backups: withoutMeta(backupsConfigSchema), reports: reportsConfigSchema },
   probeFile: probeFileSchema,
   probeChecks: [
     (files) => probeSetProblems(files.map((f) => ({ file: f.file, data: f.data as unknown as ProbeFile }))).map((p) => ({ file: p.file, path: p.segments, message: p.message })),
     (files, kuzet) => probeCatalogueProblems(files, kuzet),
   ],
-  checks: [catalogueProblems, (k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir), (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located)],
+  checks: [
+    catalogueProblems,
+    (k) => escalationConfigProblems(k.escalation as EscalationConfig),
+    (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir),
+    (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located),
+    (k) => reportsConfigProblems(k.reports as Partial<ReportsConfig>, (e) => cron.validate(e)),
+  ],
 };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createToken, isRole, listTokens, revokeToken, ROLES } from '../access/tokens.ts';
@@ -16,6 +17,12 @@ import { IncidentEngine } from '../incidents/engine.ts';
 import { lifecyclePolicy } from '../incidents/lifecycle.ts';
 import { createMetrics } from '../metrics.ts';
 import { calendarDueCommand } from '../requests/calendar-cli.ts';
+import { loadCalendarFile } from '../requests/calendar-file.ts';
+import { resolveRequestsConfig, type RequestsConfigInput } from '../requests/config.ts';
+import { reportCommand } from '../reports/cli.ts';
+import { REPORT_FORMATS, REPORT_KINDS, REPORT_LANGS, resolveReportsConfig, type ReportsConfig } from '../reports/config.ts';
+import { envFromConfig } from '../reports/env.ts';
+import { ReportService } from '../reports/service.ts';
 import { runProbeOnce, type ProbeFile } from '../sources/probes/index.ts';
 import { schemaPlugins } from '../sections.ts';
 import { api, ApiError } from './api-client.ts';
@@ -28,6 +35,7 @@ export interface Io {
   err: (s: string) => void;
 }
 
+const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const DEFAULT_CONFIG = process.env.KUZET_CONFIG ?? 'config/kuzet.yaml';
 
 class Exit extends Error {
@@ -218,6 +226,44 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
     .action(async (id: number, text: string, o: { config: string; url?: string; token?: string }) => {
       await api(target(o), o.token, 'POST', `/api/v1/incidents/${id}/notes`, { text });
       io.out(`note added to incident #${id}\n`);
+    });
+
+  program
+    .command('report')
+    .description('a report: availability, incidents, requests, backups, feeds or nqs-yearly, for a month, quarter, year or days')
+    .addOption(cfgOpt())
+    .argument('<kind>', REPORT_KINDS.join(' | '))
+    .requiredOption('--period <period>', 'a month 2026-11, a quarter 2026-Q4, a year 2026 or days 2026-11-01..2026-11-15 (Asia/Almaty)')
+    .option('--system <id>', 'one system (default: every system)')
+    .option('--format <format>', REPORT_FORMATS.join(' | '), 'json')
+    .option('--lang <lang>', `${REPORT_LANGS.join(' | ')} (default: reports.lang)`)
+    .option('--exclude-maintenance', 'leave maintenance windows out of the down time and the period')
+    .option('--bom', 'CSV: start with a byte-order mark (for Excel)')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('--notes <file>', 'nqs-yearly: YAML with situation, problems and proposals')
+    .option('--submit', 'nqs-yearly: keep it as the submitted analysis of the year (stops the deadline reminders)')
+    .action(async (kind: string, o: { config: string; period: string; system?: string; format: string; lang?: string; excludeMaintenance?: boolean; bom?: boolean; output?: string; notes?: string; submit?: boolean }) => {
+      await withStore(o.config, async (store, cfg) => {
+        const reqCfg = resolveRequestsConfig(cfg.kuzet.requests as RequestsConfigInput);
+        const calendar = loadCalendarFile(resolve(reqCfg.calendar_file)).calendar;
+        const jobs = resolveBackupsConfig((cfg.kuzet.backups ?? {}) as BackupsConfig).jobs;
+        const service = new ReportService({
+          store,
+          clock: systemClock,
+          version: VERSION,
+          config: () => resolveReportsConfig(cfg.kuzet.reports as Partial<ReportsConfig>),
+          env: () => envFromConfig(cfg, calendar, jobs),
+        });
+        const policy = lifecyclePolicy(cfg.kuzet.incidents);
+        const engine = new IncidentEngine({ store, clock: systemClock, policy: () => policy });
+        const r = await reportCommand(service, kind, o, (q, s) => engine.applyInTx(q, s));
+        if (r.code !== 0) throw new Exit(r.code, r.message);
+        if (r.body) {
+          if (o.format === 'pdf') process.stdout.write(r.body);
+          else io.out(r.body.toString('utf8'));
+        }
+        io.err(r.message + '\n');
+      });
     });
 
   program

@@ -41,7 +41,7 @@ export interface LoadedConfig {
 
 /** Schemas of the sections other stages own, and of one probe file; the composition root passes them. */
 export interface SchemaPlugins {
-  sections?: Partial<Record<'intake' | 'logs' | 'escalation' | 'backups' | 'requests' | 'probes', object>>;
+  sections?: Partial<Record<'intake' | 'logs' | 'escalation' | 'backups' | 'requests' | 'probes' | 'reports', object>>;
   probeFile?: object;
   /** Checks the schema cannot express (cross-references); each problem's path starts at the top of kuzet.yaml. */
   checks?: Array<(kuzet: KuzetConfig, configDir: string) => Array<{ path: Array<string | number>; message: string }>>;

@@ -111,6 +111,7 @@ export const kuzetSchema = {
     backups: { type: 'object', default: {} },
     requests: { type: 'object', default: {} },
     probes: { type: 'object', default: {} },
+    reports: { type: 'object', default: {} },
   },
 } as const;
 
@@ -141,6 +142,7 @@ export interface KuzetConfig {
   backups: Record<string, unknown>;
   requests: Record<string, unknown>;
   probes: Record<string, unknown>;
+  reports: Record<string, unknown>;
 }
 
 export const probeFileSchema = {

@@ -225,6 +225,8 @@ export const probeSchema = {
     labels: stringMap,
     severity: { enum: ['info', 'warning', 'minor', 'major', 'critical'] },
     enabled: { type: 'boolean' },
+    /** Counts for its system's availability (reports); default true for kinds http and flow. */
+    availability: { type: 'boolean' },
     ...kinds,
   },
   // The kind names its own block: `kind: http` needs `http:` and no other kind's block.
