@@ -89,7 +89,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   // A lost connection is logged (at most once every 10 s) and never fatal: the pool reconnects on demand.
   let lastConnLog = -Infinity;
   const onConnectionError = (err: Error) => {
-    const t = Date.now();
+    const t = clock.now();
     if (t - lastConnLog < 10_000) return;
     lastConnLog = t;
     log.warn('store connection lost; requests that need the store answer 503 until it is back', { err: err.message });
