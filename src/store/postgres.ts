@@ -21,6 +21,7 @@ export async function openPostgres(url: string, opts: StoreOptions): Promise<Sto
     max: opts.poolSize ?? 8,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
+    application_name: 'kuzet',
     ...(options ? { options } : {}),
   };
   const pool = new pg.Pool(config);
@@ -76,7 +77,7 @@ export async function openPostgres(url: string, opts: StoreOptions): Promise<Sto
       }
     },
     listen(channel, onNotify, onConnected) {
-      const l = listenLoop({ ...config, max: undefined } as pg.ClientConfig, channel, onNotify, onConnected, report);
+      const l = listenLoop({ ...config, max: undefined, application_name: 'kuzet-listen' } as pg.ClientConfig, channel, onNotify, onConnected, report);
       listeners.add(l);
       return {
         close: async () => {
