@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createToken } from '../../../src/access/tokens.ts';
@@ -23,22 +24,32 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('kuzet on a PostgreSQL server that stops, restarts and loses sessions', { skip: why ?? false }, () => {
   let server: PgServer;
   let app: App;
+  let second: App;
   let token: string;
   let cleanup: () => void;
+  let target: Server;
   const clock = new FakeClock('2026-03-02T04:00:00Z');
   let seq = 0;
 
   before(async () => {
     server = await startPgServer();
-    const t = tmpTree({ 'kuzet.yaml': `${TEST_CONFIG}store:\n  url: "${server.url}"\n  pool_size: 6\n`, 'probes/.keep': '' });
+    target = createServer((sock) => sock.end());
+    const targetPort = await new Promise<number>((r) => target.listen(0, '127.0.0.1', () => r((target.address() as AddressInfo).port)));
+    const probe = `probes:\n  - { name: local-tcp, kind: tcp, system: enbek, interval: 30s, timeout: 2s, confirm: { failures: 3 }, severity: critical, tcp: { host: 127.0.0.1, port: ${targetPort} } }\n`;
+    const t = tmpTree({ 'kuzet.yaml': `${TEST_CONFIG}store:\n  url: "${server.url}"\n  pool_size: 6\n`, 'probes/local.yaml': probe });
     cleanup = t.cleanup;
     app = await createApp({ configFile: t.path('kuzet.yaml'), clock, log: nullLogger, port: 0 });
     await app.start();
+    // A second instance on the same database: a lost session must kill neither.
+    second = await createApp({ configFile: t.path('kuzet.yaml'), clock, log: nullLogger, port: 0 });
+    await second.start();
     token = (await createToken(app.store, clock, 'prometheus', 'soc', 'test')).token;
   });
   after(async () => {
+    await second?.stop();
     await app?.stop();
     await server?.destroy();
+    await new Promise<void>((r) => (target ? target.close(() => r()) : r()));
     cleanup?.();
   });
 
@@ -95,8 +106,14 @@ describe('kuzet on a PostgreSQL server that stops, restarts and loses sessions',
     assert.equal(ready.statusCode, 503, 'not ready while the store is down');
     assert.ok(ready.headers['retry-after']);
     await app.escalation.sweeper.tick();
-    assert.equal(app.escalation.sweeper.leader, false, 'leadership is given up while the store is down');
+    await second.escalation.sweeper.tick();
+    assert.equal(app.escalation.sweeper.leader || second.escalation.sweeper.leader, false, 'leadership is given up while the store is down');
     assert.ok(refused > 0, 'requests were refused while the store was down');
+    // Probes keep running; their results wait in the writer's bounded buffer.
+    const writer = app.probes.writer!;
+    for (let i = 0; i < 3; i++) assert.equal((await app.probes.runNow('local-tcp'))?.ok, true, 'the probe runs while the store is down');
+    await writer.flush();
+    assert.ok(writer.pending >= 3, `results held while the store is down (${writer.pending})`);
     await server.start();
     const took = await untilAccepted();
     await sleep(200);
@@ -105,15 +122,23 @@ describe('kuzet on a PostgreSQL server that stops, restarts and loses sessions',
     assert.deepEqual(odd, [], 'no answer other than 2xx or 503 with Retry-After');
     assert.ok(took < RECOVERY_MS, `recovered in ${Math.round(took)} ms`);
     assert.equal((await app.http.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    await writer.flush();
+    assert.equal(writer.pending, 0);
+    assert.equal(writer.dropped, 0);
+    const probeRows = (await app.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM probe_results WHERE probe = 'local-tcp'`)).rows[0]!.n;
+    assert.ok(probeRows >= 3, `the held probe results reached the store (${probeRows})`);
     const have = await stored(acked);
     assert.deepEqual(acked.filter((n) => !have.has(n)), [], 'every acknowledged alert is in the store');
     await app.escalation.sweeper.tick();
-    assert.equal(app.escalation.sweeper.leader, true, 'leadership is taken again');
+    await second.escalation.sweeper.tick();
+    assert.equal(Number(app.escalation.sweeper.leader) + Number(second.escalation.sweeper.leader), 1, 'leadership is taken again, by one instance');
   });
 
-  it("pg_terminate_backend on each of kuzet's sessions in turn, the leader's lock session first: kuzet survives and recovers", async () => {
+  it("pg_terminate_backend on each of kuzet's sessions in turn, the leader's lock session first: two instances survive and recover", async () => {
+    await second.escalation.sweeper.tick();
     await app.escalation.sweeper.tick();
-    assert.equal(app.escalation.sweeper.leader, true);
+    assert.equal(Number(app.escalation.sweeper.leader) + Number(second.escalation.sweeper.leader), 1, 'one leader of two');
+    const leaderApp = app.escalation.sweeper.leader ? app : second;
     const admin = new pg.Client({ connectionString: server.url, application_name: 'kuzet-test-admin' });
     admin.on('error', () => {});
     await admin.connect();
@@ -130,19 +155,22 @@ describe('kuzet on a PostgreSQL server that stops, restarts and loses sessions',
         const took = await untilAccepted();
         assert.ok(took < RECOVERY_MS);
         if (pid === leaderPid) {
-          // The next tick notices, gives up and takes the lock again on a new session.
+          // The next ticks notice: the old leader gives up, and one instance takes the lock on a new session.
           const t0 = performance.now();
-          await app.escalation.sweeper.tick();
-          while (!app.escalation.sweeper.leader) {
+          for (;;) {
+            await leaderApp.escalation.sweeper.tick();
+            await (leaderApp === app ? second : app).escalation.sweeper.tick();
+            if (app.escalation.sweeper.leader || second.escalation.sweeper.leader) break;
             assert.ok(performance.now() - t0 < RECOVERY_MS, 'leadership taken again within 10 s');
-            await app.escalation.sweeper.tick();
             await sleep(50);
           }
+          assert.equal(Number(app.escalation.sweeper.leader) + Number(second.escalation.sweeper.leader), 1, 'still one leader');
           const holder = (await admin.query<{ pid: number }>(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted`, [LEADER_LOCK_KEY])).rows[0]?.pid;
           assert.ok(holder && holder !== leaderPid, 'a new session holds the leader lock');
         }
       }
       assert.equal((await app.http.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+      assert.equal((await second.http.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
     } finally {
       await admin.end();
     }
