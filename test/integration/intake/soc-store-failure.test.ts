@@ -88,5 +88,13 @@ describe(`SOC webhook when the store fails around the commit, on ${storeKind}`, 
     }
     assert.equal(r.statusCode, 503, r.body);
     assert.equal(r.headers['retry-after'], '5');
+    const undo2 = failQueries(t.store, /FROM requests/);
+    try {
+      r = await t.app.http.inject({ method: 'GET', url: '/api/v1/requests', headers: { authorization: `Bearer ${viewer}` } });
+    } finally {
+      undo2();
+    }
+    assert.equal(r.statusCode, 503, `the requests routes too: ${r.body}`);
+    assert.equal(r.headers['retry-after'], '5');
   });
 });
