@@ -376,7 +376,7 @@ export class DeliveryWorker {
 
   /**
    * The channel delivers again: put its dead letters back in the queue where they still matter (pages of
-   * incidents still open, breaches of unresolved ones, younger than max_age). Returns how many.
+   * incidents still open, breaches of unresolved ones, younger than max_age), each at most once. Returns how many.
    */
   async redrive(channel: string): Promise<number> {
     const now = this.#deps.clock.now();
@@ -387,6 +387,8 @@ export class DeliveryWorker {
            FROM incidents i
           WHERE o.state = 'dead' AND o.channel = $1 AND o.subject_kind = 'incident' AND i.id = o.subject_id AND o.created_at > $3
             AND ((o.message->>'kind' = 'page' AND i.status = 'open') OR (o.message->>'kind' IN ('breach', 'storm') AND i.status <> 'resolved'))
+            -- Once per dead letter: one that fails again after a re-drive fails for itself, not for the channel.
+            AND NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = o.subject_id AND e.kind = 'notification_redriven' AND e.detail->>'outbox_id' = o.id::text)
           RETURNING o.id, o.subject_id`,
         [channel, new Date(now).toISOString(), new Date(now - maxAge).toISOString()],
       );

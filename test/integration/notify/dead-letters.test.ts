@@ -176,5 +176,17 @@ describe(`dead letters on ${storeKind}`, () => {
     assert.deepEqual(t.smtp.state.mails.map((m) => m.to[0]).length, 2);
     assert.deepEqual((await t.timeline(open)).map((e) => e.kind), ['notification_dead', 'notification_redriven']);
     assert.ok(t.lines.some((l) => l.startsWith('info dead letters re-driven')));
+
+    // A letter refused again after its re-drive fails for itself: it is not re-driven a second time.
+    t.smtp.state.mode = 550;
+    await t.store.query(`UPDATE outbox SET state = 'dead' WHERE idempotency_key = 'p550'`);
+    await enqueueNotifications(t.store, [t.page('p-refused', later)], t.clock.now());
+    await t.worker.runOnce();
+    t.smtp.state.mode = 'accept';
+    await enqueueNotifications(t.store, [t.page('p-ok-2', later)], t.clock.now());
+    await t.worker.runOnce();
+    await t.worker.runOnce();
+    assert.equal((await t.row('p-refused')).state, 'sent', 're-driven once');
+    assert.equal((await t.row('p550')).state, 'dead', 'already re-driven once: stays dead');
   });
 });
