@@ -223,10 +223,15 @@ export class DeliveryWorker {
         RETURNING ${OUTBOX_COLUMNS}`,
       [new Date(now).toISOString(), new Date(now + lease).toISOString(), this.#id, free],
     );
+    // Every slot taken: there may be more due, so a finished delivery looks again (not the next poll).
+    const full = r.rows.length >= free;
     for (const row of r.rows) {
       const p = this.#deliver(rowToItem(row)).catch((err) => this.#log.error('delivery bookkeeping failed', { err }));
       this.#inflight.add(p);
-      void p.finally(() => this.#inflight.delete(p));
+      void p.finally(() => {
+        this.#inflight.delete(p);
+        if (full && this.#running) void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+      });
     }
     return r.rows.length;
   }
