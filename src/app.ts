@@ -97,9 +97,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
     mkdirSync(dataDir, { recursive: true });
     unlock = lockDataDir(dataDir);
   }
+  // A lost connection is logged (at most once every 10 s) and never fatal: the pool reconnects on demand.
+  let lastConnLog = -Infinity;
+  const onConnectionError = (err: Error) => {
+    const t = clock.now();
+    if (t - lastConnLog < 10_000) return;
+    lastConnLog = t;
+    log.warn('store connection lost; requests that need the store answer 503 until it is back', { err: err.message });
+  };
   const store =
     opts.store ??
-    (await openStore(storeCfg.url ? { url: storeCfg.url, poolSize: storeCfg.pool_size } : { dataDir: resolve(config.dir, storeCfg.data_dir) }).catch((err: Error) => {
+    (await openStore(storeCfg.url ? { url: storeCfg.url, poolSize: storeCfg.pool_size, onConnectionError } : { dataDir: resolve(config.dir, storeCfg.data_dir) }).catch((err: Error) => {
       unlock();
       throw err;
     }));
@@ -147,7 +155,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
     onError: (code) => metrics.httpErrors.inc({ code }),
     version: VERSION,
     readiness: async () => {
-      const pending = await pendingMigrations(store);
+      // A store that does not answer within 3 s is as good as down (a probe must not hang on it).
+      let timer: NodeJS.Timeout | undefined;
+      const slow = new Promise<never>((_r, fail) => (timer = setTimeout(() => fail(new Error('no answer within 3 s')), 3_000)));
+      const pending = await Promise.race([pendingMigrations(store), slow]).finally(() => clearTimeout(timer));
       return pending.length ? `migrations not applied: ${pending.join(', ')}` : null;
     },
   });

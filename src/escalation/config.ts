@@ -82,6 +82,7 @@ export interface ChannelConfig {
   type: ChannelType;
   lang?: Lang;
   timeout?: string;
+  /** Deprecated and ignored: transient failures retry until `outbox.max_age`, permanent ones dead-letter at once. */
   max_attempts?: number;
   rate_per_minute?: number;
   /** After this many failed attempts, the message goes to the fallback channel instead. */
@@ -141,7 +142,7 @@ export interface EscalationConfig {
   silences?: SilenceConfig[];
   inhibit?: InhibitRule[];
   storm_guard?: StormGuard;
-  outbox?: { lease?: string; base_backoff?: string; max_backoff?: string; concurrency?: number };
+  outbox?: { lease?: string; base_backoff?: string; max_backoff?: string; max_age?: string; concurrency?: number };
   /** The e-mail channel that writes to users (request acknowledgements); default: the first e-mail channel. */
   user_mail_channel?: string;
 }
@@ -341,7 +342,7 @@ export const escalationConfigSchema = {
     outbox: {
       type: 'object',
       additionalProperties: false,
-      properties: { lease: duration, base_backoff: duration, max_backoff: duration, concurrency: { type: 'integer', minimum: 1, maximum: 256 } },
+      properties: { lease: duration, base_backoff: duration, max_backoff: duration, max_age: duration, concurrency: { type: 'integer', minimum: 1, maximum: 256 } },
     },
   },
 } as const;

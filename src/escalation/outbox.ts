@@ -51,15 +51,26 @@ export interface NewNotification {
   fallbackOf?: number;
 }
 
-/** Insert notifications; rows whose key already exists are skipped. Returns how many were new. */
+/** The channel delivery workers LISTEN on; a NOTIFY is delivered when the inserting transaction commits. */
+export const OUTBOX_CHANNEL = 'kuzet_outbox';
+
+/**
+ * Insert notifications; rows whose key already exists are skipped. Returns how many were new.
+ * The same statement NOTIFYs the delivery workers when any row is new: PostgreSQL delivers it at the commit,
+ * so a worker wakes the moment the page is durable (no polling delay, no extra round trip).
+ */
 export async function enqueueNotifications(q: Queryable, rows: NewNotification[], now: number): Promise<number> {
   if (!rows.length) return 0;
-  const r = await q.query(
-    `INSERT INTO outbox (idempotency_key, subject_kind, subject_id, channel, recipient, lang, message, next_attempt_at, fallback_of, created_at)
-     SELECT k, subject_kind, subject_id, channel, recipient, lang, message, next_attempt_at, fallback_of, $2
-       FROM jsonb_to_recordset($1::jsonb) AS x(k text, subject_kind text, subject_id bigint, channel text, recipient jsonb,
-            lang text, message jsonb, next_attempt_at timestamptz, fallback_of bigint)
-     ON CONFLICT (idempotency_key) DO NOTHING`,
+  const r = await q.query<{ n: number }>(
+    `WITH ins AS (
+       INSERT INTO outbox (idempotency_key, subject_kind, subject_id, channel, recipient, lang, message, next_attempt_at, fallback_of, created_at)
+       SELECT k, subject_kind, subject_id, channel, recipient, lang, message, next_attempt_at, fallback_of, $2
+         FROM jsonb_to_recordset($1::jsonb) AS x(k text, subject_kind text, subject_id bigint, channel text, recipient jsonb,
+              lang text, message jsonb, next_attempt_at timestamptz, fallback_of bigint)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING 1)
+     SELECT c.n, CASE WHEN c.n > 0 THEN pg_notify('${OUTBOX_CHANNEL}', '')::text END AS notified
+       FROM (SELECT count(*)::int AS n FROM ins) AS c`,
     [
       JSON.stringify(
         rows.map((n) => ({
@@ -77,7 +88,7 @@ export async function enqueueNotifications(q: Queryable, rows: NewNotification[]
       new Date(now).toISOString(),
     ],
   );
-  return r.rowCount;
+  return Number(r.rows[0]?.n ?? 0);
 }
 
 export interface OutboxItem {
@@ -163,7 +174,8 @@ export async function listOutbox(q: Queryable, f: { state?: OutboxState; subject
 /** Put a dead letter back in the queue (an operator fixed the channel). False when it is not dead. */
 export async function retryDeadLetter(q: Queryable, id: number, now: number): Promise<boolean> {
   const r = await q.query(
-    `UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2, claimed_until = NULL WHERE id = $1 AND state = 'dead'`,
+    `WITH u AS (UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $2, claimed_until = NULL WHERE id = $1 AND state = 'dead' RETURNING 1)
+     SELECT pg_notify('${OUTBOX_CHANNEL}', '')::text FROM u`,
     [id, new Date(now).toISOString()],
   );
   return r.rowCount > 0;

@@ -30,6 +30,7 @@ export class Sweeper {
   #sessionDone: Promise<void> | null = null;
   #timer: Timer | null = null;
   #inflight: Promise<void> | null = null;
+  #unreachable = false;
 
   constructor(deps: SweeperDeps) {
     this.#deps = deps;
@@ -89,9 +90,12 @@ export class Sweeper {
         return true;
       }
       const r = await this.#session!.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK_KEY]);
+      this.#unreachable = false;
       return this.#setLeader(r.rows[0]?.ok === true);
     } catch (err) {
-      this.#log.warn('escalation leadership lost', { err });
+      // Once per outage, not once a second while the store is down.
+      if (!this.#unreachable) this.#log.warn(this.#leader ? 'escalation leadership lost' : 'escalation leadership: the store is out of reach', { err });
+      this.#unreachable = true;
       await this.#dropSession();
       return this.#setLeader(false);
     }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KuzetError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 
 // Every refusal is JSON {error: {code, message, ...}} with a 4xx. A 500 means a bug and is logged loudly.
 
@@ -52,6 +53,12 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, onError?
     if (status >= 400 && status < 500) {
       onError?.('KZ_ERR_VALIDATION');
       return sendError(reply, status, fe.code?.startsWith('KZ_') ? fe.code : 'KZ_ERR_VALIDATION', fe.message);
+    }
+    if (isStoreUnavailable(err)) {
+      // The store is out of reach: nothing was stored, the client may send it again.
+      onError?.('KZ_ERR_STORE');
+      reply.header('retry-after', '5');
+      return sendError(reply, 503, 'KZ_ERR_STORE', 'the store is unavailable; nothing was stored, retry later');
     }
     onError?.('KZ_ERR_INTERNAL');
     log.error('unhandled error', { err: { message: fe.message, stack: fe.stack, code: fe.code }, url: req.url, method: req.method });

@@ -3,10 +3,10 @@ import { parseDuration, type Clock, type Timer } from '../clock.ts';
 import { ackUrlFor } from '../escalation/ack-link.ts';
 import type { ChannelConfig, EscalationConfig } from '../escalation/config.ts';
 import { subjectLabels } from '../escalation/match.ts';
-import { enqueueNotifications, OUTBOX_COLUMNS, rowToItem, type OutboxItem, type OutboxRow } from '../escalation/outbox.ts';
+import { enqueueNotifications, OUTBOX_CHANNEL, OUTBOX_COLUMNS, rowToItem, type OutboxItem, type OutboxRow } from '../escalation/outbox.ts';
 import { nullLogger, type Logger } from '../log.ts';
 import { redactAckTokens } from '../mask.ts';
-import type { Store } from '../store/store.ts';
+import type { Listener, Queryable, Store } from '../store/store.ts';
 import type { Channel, SendResult } from './channel.ts';
 import { errorText } from './channel.ts';
 import { chooseRunbook, type Runbook } from './runbooks.ts';
@@ -18,6 +18,18 @@ import { renderMessage } from './templates.ts';
 // Each delivery runs on its own with a timeout, so a hanging channel holds only its own slot.
 // Outcome when a send's result is unknown (timeout after the receiver got it): at-least-once; the
 // idempotency key travels with the message so receivers can drop the repeat.
+//
+// Waking: on PostgreSQL the worker LISTENs on the outbox channel; enqueueing NOTIFYs at the commit, so a
+// page leaves the moment it is durable. Polling stays as the fallback (every 5 s while listening), and a
+// retry wakes the worker at its own due time.
+//
+// Failures: a transient one (4xx SMTP, 408/425/429/5xx HTTP, a timeout, a refused connection) is retried
+// with capped back-off for as long as the page still matters (a page while its incident is unacknowledged,
+// a breach while it is unresolved) and the message is younger than `outbox.max_age` (24 h); after
+// `fallback_after` failures the fallback channel gets a copy meanwhile. A permanent one (5xx SMTP,
+// 400/401/403/404 HTTP, an unconfigured channel) is a dead letter at once (and a fallback copy). Every
+// give-up is a log line, a metric and a row on the incident's timeline. When a channel delivers again
+// after failing, its dead pages for incidents still open are re-driven.
 
 export interface DeliveryDeps {
   store: Store;
@@ -35,7 +47,12 @@ export interface DeliveryDeps {
   intervalMs?: number;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, maxAttempts: 6, fallbackAfter: 3, leaseMs: 60_000, baseMs: 5_000, maxMs: 600_000, concurrency: 16 };
+const DEFAULTS = { timeoutMs: 10_000, fallbackAfter: 3, leaseMs: 60_000, baseMs: 5_000, maxMs: 600_000, maxAgeMs: 24 * 3_600_000, concurrency: 16, listenPollMs: 5_000 };
+
+/** Message kinds worth retrying only while their incident is in these states. */
+const STILL_MATTERS: Partial<Record<string, readonly string[]>> = { page: ['open'], breach: ['open', 'acknowledged'], storm: ['open', 'acknowledged'] };
+
+export type GiveUpReason = 'permanent' | 'expired' | 'unconfigured';
 
 interface Bucket {
   tokens: number;
@@ -50,6 +67,11 @@ export class DeliveryWorker {
   readonly #buckets = new Map<string, Bucket>();
   readonly #outcomes?: Counter<'channel' | 'outcome'>;
   readonly #latency?: Histogram<'channel'>;
+  readonly #giveUps?: Counter<'channel' | 'reason'>;
+  /** Channels that delivered since they last failed (or since start: unknown counts as failing). */
+  readonly #healthy = new Set<string>();
+  #listener: Listener | null = null;
+  #again = false;
   #running = false;
   #timer: Timer | null = null;
   #pumping: Promise<number> | null = null;
@@ -67,6 +89,12 @@ export class DeliveryWorker {
         help: 'From the decision to page to the channel accepting the message',
         labelNames: ['channel'],
         buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300],
+        registers: [reg],
+      });
+      this.#giveUps = new Counter({
+        name: 'kuzet_notification_give_ups_total',
+        help: 'Notifications given up on (dead letters), by channel and reason: permanent, expired, unconfigured',
+        labelNames: ['channel', 'reason'],
         registers: [reg],
       });
       const store = deps.store;
@@ -88,13 +116,22 @@ export class DeliveryWorker {
       lease: o.lease ?? '60s',
       base_backoff: o.base_backoff ?? '5s',
       max_backoff: o.max_backoff ?? '10m',
+      max_age: o.max_age ?? '24h',
       concurrency: o.concurrency ?? DEFAULTS.concurrency,
     };
+  }
+
+  /** True while a LISTEN connection wakes this worker (PostgreSQL). */
+  get listening(): boolean {
+    return this.#listener !== null;
   }
 
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
+    // Every (re-)LISTEN pumps: notifications sent while the connection was away are lost.
+    const wake = () => void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+    this.#listener = this.#deps.store.listen?.(OUTBOX_CHANNEL, wake, wake) ?? null;
     this.#loop();
   }
 
@@ -105,6 +142,8 @@ export class DeliveryWorker {
     this.#timer = null;
     for (const t of this.#nudges) t.cancel();
     this.#nudges = [];
+    await this.#listener?.close();
+    this.#listener = null;
     await this.#pumping?.catch(() => {});
     await this.drain();
   }
@@ -114,7 +153,7 @@ export class DeliveryWorker {
     void this.pump()
       .catch((err) => this.#log.error('outbox pump failed', { err }))
       .finally(() => {
-        if (this.#running) this.#timer = this.#deps.clock.setTimeout(() => this.#loop(), this.#deps.intervalMs ?? 500);
+        if (this.#running) this.#timer = this.#deps.clock.setTimeout(() => this.#loop(), this.#deps.intervalMs ?? (this.#listener ? DEFAULTS.listenPollMs : 500));
       });
   }
 
@@ -123,7 +162,8 @@ export class DeliveryWorker {
    * waiting for the next poll. (The hook that decides runs before the commit, so the first look may be early.)
    */
   nudge(): void {
-    if (!this.#running || this.#nudges.length) return;
+    // Listening: the NOTIFY sent with the rows arrives at the commit, which is exactly when to look.
+    if (!this.#running || this.#nudges.length || this.#listener) return;
     for (const ms of [10, 40, 100, 250]) {
       const t = this.#deps.clock.setTimeout(() => {
         this.#nudges = this.#nudges.filter((x) => x !== t);
@@ -135,9 +175,29 @@ export class DeliveryWorker {
 
   /** Claim what is due (up to the free slots) and start sending it. Returns how many were claimed. */
   pump(): Promise<number> {
-    if (this.#pumping) return this.#pumping;
-    this.#pumping = this.#claimAndSend().finally(() => (this.#pumping = null));
+    if (this.#pumping) {
+      // A wake-up during a claim may be for rows the claim did not see: look once more after it.
+      this.#again = true;
+      return this.#pumping;
+    }
+    this.#pumping = this.#claimAndSend().finally(() => {
+      this.#pumping = null;
+      if (this.#again && this.#running) {
+        this.#again = false;
+        void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+      }
+    });
     return this.#pumping;
+  }
+
+  /** Look again in `ms` (a retry's or a rate limit's due time) rather than at the next fallback poll. */
+  #wakeIn(ms: number): void {
+    if (!this.#running || !this.#listener) return;
+    const t = this.#deps.clock.setTimeout(() => {
+      this.#nudges = this.#nudges.filter((x) => x !== t);
+      void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+    }, ms);
+    this.#nudges.push(t);
   }
 
   /** Wait for every delivery in flight. */
@@ -165,10 +225,15 @@ export class DeliveryWorker {
         RETURNING ${OUTBOX_COLUMNS}`,
       [new Date(now).toISOString(), new Date(now + lease).toISOString(), this.#id, free],
     );
+    // Every slot taken: there may be more due, so a finished delivery looks again (not the next poll).
+    const full = r.rows.length >= free;
     for (const row of r.rows) {
       const p = this.#deliver(rowToItem(row)).catch((err) => this.#log.error('delivery bookkeeping failed', { err }));
       this.#inflight.add(p);
-      void p.finally(() => this.#inflight.delete(p));
+      void p.finally(() => {
+        this.#inflight.delete(p);
+        if (full && this.#running) void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+      });
     }
     return r.rows.length;
   }
@@ -202,6 +267,7 @@ export class DeliveryWorker {
         [item.id, new Date(now + wait).toISOString(), this.#id],
       );
       this.#outcomes?.inc({ channel: item.channel, outcome: 'rate_limited' });
+      this.#wakeIn(wait);
       return;
     }
     let result: SendResult;
@@ -251,46 +317,111 @@ export class DeliveryWorker {
       );
       this.#outcomes?.inc({ channel: item.channel, outcome: 'sent' });
       this.#latency?.observe({ channel: item.channel }, Math.max(0, now - item.createdAt) / 1000);
+      if (!this.#healthy.has(item.channel)) {
+        this.#healthy.add(item.channel);
+        await this.redrive(item.channel).catch((err) => this.#log.error('re-driving dead letters failed', { channel: item.channel, err }));
+      }
       return;
     }
-    const maxAttempts = chCfg?.max_attempts ?? DEFAULTS.maxAttempts;
+    this.#healthy.delete(item.channel);
+    const s = this.#settings();
     const fallback = chCfg?.fallback;
     const fallbackAfter = chCfg?.fallback_after ?? DEFAULTS.fallbackAfter;
-    this.#log.warn('notification failed', { id: item.id, channel: item.channel, attempt: item.attempts, error: result.error });
-    if (fallback && fallback !== item.channel && (item.attempts >= fallbackAfter || !result.retry)) {
-      await store.tx(async (q) => {
-        const u = await q.query(`UPDATE outbox SET state = 'failed_over', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3 AND state = 'sending'`, [
-          item.id,
-          result.error,
-          this.#id,
-        ]);
-        if (u.rowCount === 0) return; // lease lost to another worker: it owns the row now
-        const fbType = this.#deps.config().channels?.[fallback]?.type;
-        const person = item.recipient.person ? this.#deps.config().people?.[item.recipient.person] : undefined;
-        const address = person && fbType ? (fbType === 'email' ? person.email : fbType === 'slack' ? person.slack : fbType === 'telegram' ? person.telegram : undefined) : undefined;
-        await enqueueNotifications(
-          q,
-          [{ key: `${item.key}>${fallback}`, subjectKind: item.subjectKind, subjectId: item.subjectId, channel: fallback, recipient: { ...item.recipient, address }, lang: item.lang, message: item.message, fallbackOf: item.id }],
-          now,
-        );
-      });
-      this.#outcomes?.inc({ channel: item.channel, outcome: 'failed_over' });
+    const permanent = !result.retry || !chCfg;
+    this.#log.warn('notification failed', { id: item.id, channel: item.channel, attempt: item.attempts, permanent, error: result.error });
+    if (fallback && fallback !== item.channel && (item.attempts >= fallbackAfter || permanent)) {
+      // A copy on the fallback channel (once: its key is derived); this message keeps its own course.
+      if ((await this.#enqueueFallback(item, fallback, now)) > 0) this.#outcomes?.inc({ channel: item.channel, outcome: 'failed_over' });
+    }
+    if (permanent) return this.#giveUp(item, chCfg ? 'permanent' : 'unconfigured', result.error);
+    if (now - item.createdAt >= (parseDuration(s.max_age) ?? DEFAULTS.maxAgeMs)) return this.#giveUp(item, 'expired', result.error);
+    if (!(await this.#stillMatters(item))) {
+      // Acknowledged or resolved meanwhile: nobody needs this page any more. Not a give-up.
+      await store.query(`UPDATE outbox SET state = 'cancelled', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3 AND state = 'sending'`, [item.id, result.error, this.#id]);
+      this.#outcomes?.inc({ channel: item.channel, outcome: 'cancelled' });
       return;
     }
-    if (!result.retry || item.attempts >= maxAttempts) {
-      await store.query(`UPDATE outbox SET state = 'dead', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3`, [item.id, result.error, this.#id]);
-      this.#outcomes?.inc({ channel: item.channel, outcome: 'dead' });
-      this.#log.error('notification dead-lettered', { id: item.id, channel: item.channel, error: result.error });
-      return;
-    }
-    const s = this.#settings();
     const delay = backoffMs(item.attempts, parseDuration(s.base_backoff) ?? DEFAULTS.baseMs, parseDuration(s.max_backoff) ?? DEFAULTS.maxMs, this.#deps.random ?? Math.random);
     await store.query(
       `UPDATE outbox SET state = 'pending', last_error = $2, next_attempt_at = $3, claimed_until = NULL WHERE id = $1 AND claimed_by = $4`,
       [item.id, result.error, new Date(now + delay).toISOString(), this.#id],
     );
     this.#outcomes?.inc({ channel: item.channel, outcome: 'retry' });
+    this.#wakeIn(delay);
   }
+
+  async #stillMatters(item: OutboxItem): Promise<boolean> {
+    const states = STILL_MATTERS[item.message.kind];
+    if (item.subjectKind !== 'incident' || !states) return true;
+    const r = await this.#deps.store.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1', [item.subjectId]);
+    return r.rows.length === 0 || states.includes(r.rows[0]!.status);
+  }
+
+  #enqueueFallback(item: OutboxItem, fallback: string, now: number): Promise<number> {
+    const cfg = this.#deps.config();
+    const fbType = cfg.channels?.[fallback]?.type;
+    const person = item.recipient.person ? cfg.people?.[item.recipient.person] : undefined;
+    const address = person && fbType ? (fbType === 'email' ? person.email : fbType === 'slack' ? person.slack : fbType === 'telegram' ? person.telegram : undefined) : undefined;
+    return enqueueNotifications(
+      this.#deps.store,
+      [{ key: `${item.key}>${fallback}`, subjectKind: item.subjectKind, subjectId: item.subjectId, channel: fallback, recipient: { ...item.recipient, address }, lang: item.lang, message: item.message, fallbackOf: item.id }],
+      now,
+    );
+  }
+
+  /** A dead letter: the row, a row on the incident's timeline (same transaction), a log line and a metric. */
+  async #giveUp(item: OutboxItem, reason: GiveUpReason, error: string): Promise<void> {
+    const now = this.#deps.clock.now();
+    const done = await this.#deps.store.tx(async (q) => {
+      const u = await q.query(`UPDATE outbox SET state = 'dead', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3 AND state = 'sending'`, [item.id, error, this.#id]);
+      if (u.rowCount === 0) return false; // lease lost to another worker: it owns the row now
+      if (item.subjectKind === 'incident') await timelineRow(q, item.subjectId, now, 'notification_dead', { outbox_id: item.id, channel: item.channel, kind: item.message.kind, person: item.recipient.person ?? null, reason, attempts: item.attempts, error });
+      return true;
+    });
+    if (!done) return;
+    this.#outcomes?.inc({ channel: item.channel, outcome: 'dead' });
+    this.#giveUps?.inc({ channel: item.channel, reason });
+    this.#log.error('notification dead-lettered', { id: item.id, subject: `${item.subjectKind}:${item.subjectId}`, channel: item.channel, reason, attempts: item.attempts, error });
+  }
+
+  /**
+   * The channel delivers again: put its dead letters back in the queue where they still matter (pages of
+   * incidents still open, breaches of unresolved ones, younger than max_age), each at most once. Returns how many.
+   */
+  async redrive(channel: string): Promise<number> {
+    const now = this.#deps.clock.now();
+    const maxAge = parseDuration(this.#settings().max_age) ?? DEFAULTS.maxAgeMs;
+    const n = await this.#deps.store.tx(async (q) => {
+      const r = await q.query<{ id: number; subject_id: number }>(
+        `UPDATE outbox o SET state = 'pending', attempts = 0, next_attempt_at = $2, claimed_until = NULL
+           FROM incidents i
+          WHERE o.state = 'dead' AND o.channel = $1 AND o.subject_kind = 'incident' AND i.id = o.subject_id AND o.created_at > $3
+            AND ((o.message->>'kind' = 'page' AND i.status = 'open') OR (o.message->>'kind' IN ('breach', 'storm') AND i.status <> 'resolved'))
+            -- Once per dead letter: one that fails again after a re-drive fails for itself, not for the channel.
+            AND NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = o.subject_id AND e.kind = 'notification_redriven' AND e.detail->>'outbox_id' = o.id::text)
+          RETURNING o.id, o.subject_id`,
+        [channel, new Date(now).toISOString(), new Date(now - maxAge).toISOString()],
+      );
+      for (const row of r.rows) await timelineRow(q, Number(row.subject_id), now, 'notification_redriven', { outbox_id: Number(row.id), channel });
+      if (r.rows.length) await q.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+      return r.rows.length;
+    });
+    if (n > 0) {
+      this.#log.info('dead letters re-driven: the channel delivers again', { channel, count: n });
+      this.#outcomes?.inc({ channel, outcome: 'redriven' }, n);
+      void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
+    }
+    return n;
+  }
+}
+
+function timelineRow(q: Queryable, incidentId: number, at: number, kind: string, detail: Record<string, unknown>) {
+  return q.query(`INSERT INTO incident_events (incident_id, at, kind, actor, detail) SELECT id, $2, $3, 'kuzet', $4::jsonb FROM incidents WHERE id = $1`, [
+    incidentId,
+    new Date(at).toISOString(),
+    kind,
+    JSON.stringify(detail),
+  ]);
 }
 
 /** Exponential back-off with "equal jitter": half fixed, half random, so retries of a burst spread out. */

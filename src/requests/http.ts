@@ -17,6 +17,7 @@ import { PAGE_HEADERS, PAGE_PATH, renderAccepted, renderChooser, renderForm, ren
 import { RateLimiter } from './rate-limit.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { RequestStatus } from './rows.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { Action, RequestService, StoredAttachment } from './service.ts';
 
 // HTTP surface of requests: the JSON/multipart API under /api/v1/requests and the public report page at /report.
@@ -80,6 +81,12 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
       const lang = langOf(req, req.body);
       const r = refusalOf(err, lang, deps.config());
       if (isIntake(req)) deps.metrics?.refused(err instanceof IntakeError ? err.problem : r ? `http_${r.status}` : 'internal');
+      if (!r && isStoreUnavailable(err)) {
+        // The store is out of reach: nothing was saved; the user (or the client) may send it again.
+        reply.header('retry-after', '5');
+        const message = intakeMessage('internal', lang);
+        return isPage(req) ? sendPage(reply, 503, renderProblem(lang, message, backHref(req, lang))) : sendJsonError(reply, { status: 503, code: 'KZ_ERR_STORE', message });
+      }
       if (!r) {
         deps.logger.error('request route failed', { url: req.url, error: err });
         const message = intakeMessage('internal', lang);

@@ -19,6 +19,15 @@ export interface Store extends Queryable {
   /** A dedicated session for work that needs one connection (advisory locks held across calls). */
   session<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * PostgreSQL only: LISTEN on `channel` over a dedicated connection that re-connects by itself;
+   * `onConnected` runs after every (re-)LISTEN, since notifications sent meanwhile are lost.
+   */
+  listen?(channel: string, onNotify: (payload: string) => void, onConnected?: () => void): Listener;
+}
+
+export interface Listener {
+  close(): Promise<void>;
 }
 
 export interface StoreOptions {
@@ -31,6 +40,8 @@ export interface StoreOptions {
   poolSize?: number;
   /** PGlite only: start from this data directory image (PGlite.dumpDataDir) instead of running initdb. */
   image?: Blob;
+  /** A connection of the pool (or a LISTEN connection) failed; the store recovers by itself. For logs. */
+  onConnectionError?: (err: Error) => void;
 }
 
 export async function openStore(opts: StoreOptions): Promise<Store> {

@@ -118,19 +118,36 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       if (!checkSoc(parsed.value)) return refuse(400, 'schema', 'KZ_ERR_VALIDATION', firstError(checkSoc.errors));
       const alerts = (Array.isArray(parsed.value) ? parsed.value : [parsed.value]) as SocAlert[];
       const ids = alerts.map((a) => a.id);
-      const seen = await d.q.query<{ delivery_id: string }>(
-        `SELECT delivery_id FROM intake_deliveries WHERE source = $1 AND delivery_id IN (SELECT jsonb_array_elements_text($2::jsonb))`,
-        [src.name, JSON.stringify(ids)],
-      );
+      // The store failing before or after the commit is a 503 with Retry-After, never a 500: the SOC resends,
+      // and the delivery ids make the resend safe (a signal committed twice folds into the same incident).
+      const storeDown = (err: unknown) => {
+        rejected.inc({ endpoint: 'soc', reason: 'store' });
+        d.log.error('soc delivery bookkeeping failed', { source: src.name, err: (err as Error).message });
+        reply.header('retry-after', '5');
+        return sendError(reply, 503, 'KZ_ERR_STORE', 'the store is unavailable; send the delivery again later');
+      };
+      let seen: { rows: { delivery_id: string }[] };
+      try {
+        seen = await d.q.query<{ delivery_id: string }>(
+          `SELECT delivery_id FROM intake_deliveries WHERE source = $1 AND delivery_id IN (SELECT jsonb_array_elements_text($2::jsonb))`,
+          [src.name, JSON.stringify(ids)],
+        );
+      } catch (err) {
+        return storeDown(err);
+      }
       const dup = new Set(seen.rows.map((r) => r.delivery_id));
       const fresh = alerts.filter((a, i) => !dup.has(a.id) && ids.indexOf(a.id) === i);
       if (fresh.length) {
         if (!(await commit('soc', fresh.map((a) => socToSignal(src.name, a, src.system)), reply))) return reply;
         // Recorded after the commit: a crash in between means a retried delivery is folded into the same incident, never lost.
-        await d.q.query(
-          `INSERT INTO intake_deliveries (source, delivery_id, received_at) SELECT $1, x, $3 FROM jsonb_array_elements_text($2::jsonb) AS x ON CONFLICT DO NOTHING`,
-          [src.name, JSON.stringify(fresh.map((a) => a.id)), new Date(d.clock.now()).toISOString()],
-        );
+        try {
+          await d.q.query(
+            `INSERT INTO intake_deliveries (source, delivery_id, received_at) SELECT $1, x, $3 FROM jsonb_array_elements_text($2::jsonb) AS x ON CONFLICT DO NOTHING`,
+            [src.name, JSON.stringify(fresh.map((a) => a.id)), new Date(d.clock.now()).toISOString()],
+          );
+        } catch (err) {
+          return storeDown(err);
+        }
       }
       return reply.code(202).send({ accepted: fresh.length, duplicates: alerts.length - fresh.length });
     });

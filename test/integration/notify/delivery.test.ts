@@ -111,7 +111,7 @@ describe(`notification delivery on ${storeKind}`, () => {
     rows = await listOutbox(t.store, {});
     const orig = rows.find((r) => r.key === 'smtp-down')!;
     const fb = rows.find((r) => r.key === 'smtp-down>slack')!;
-    assert.equal(orig.state, 'failed_over');
+    assert.equal(orig.state, 'pending', 'the e-mail keeps being retried while the fallback carries the page');
     assert.equal(orig.attempts, 2);
     assert.equal(fb.state, 'sent');
     assert.equal(fb.fallbackOf, orig.id);
@@ -148,7 +148,8 @@ describe(`notification delivery on ${storeKind}`, () => {
 
   it('a hanging channel holds only its own delivery; it times out and is retried, then dead-lettered', async () => {
     const cfg = ladderConfig();
-    cfg.channels = { hang: { type: 'webhook', url: 'http://127.0.0.1:9/', secret: 's', timeout: '10s', max_attempts: 2 }, ok: { type: 'slack', token: 't' } };
+    cfg.channels = { hang: { type: 'webhook', url: 'http://127.0.0.1:9/', secret: 's', timeout: '10s' }, ok: { type: 'slack', token: 't' } };
+    cfg.outbox = { ...cfg.outbox, max_age: '25s' };
     const log: string[] = [];
     const channels = { hang: new RecordingChannel(() => 'hang', log, 'hang'), ok: new RecordingChannel(undefined, log, 'ok') };
     const t = await base(cfg, channels);
@@ -167,7 +168,8 @@ describe(`notification delivery on ${storeKind}`, () => {
     t.clock.advance(10_000);
     await w.drain();
     h = (await listOutbox(t.store, {})).find((r) => r.key === 'h')!;
-    assert.equal(h.state, 'dead', 'max_attempts 2, no fallback: a dead letter');
+    assert.equal(h.state, 'dead', 'older than max_age 25s, no fallback: a dead letter');
+    assert.match(await t.registry.metrics(), /kuzet_notification_give_ups_total\{channel="hang",reason="expired"\} 1/);
     assert.deepEqual((await listOutbox(t.store, { state: 'dead' })).map((r) => r.key), ['h']);
     assert.match(await t.registry.metrics(), /kuzet_notification_dead_letters 1/);
     assert.equal(await retryDeadLetter(t.store, h.id, t.clock.now()), true);
