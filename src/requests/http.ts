@@ -44,7 +44,7 @@ const ACTIONS: Action[] = ['acknowledge', 'start', 'answer', 'close', 'reopen'];
 
 const idParams = {
   type: 'object', required: ['id'], additionalProperties: false,
-  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } },
+  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } },
 } as const;
 
 export async function registerRequestRoutes(app: FastifyInstance, deps: RequestRoutesDeps): Promise<void> {
@@ -118,7 +118,8 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
     const fieldsOf = (errors: FieldError[], lang: Lang) => errors.map((e) => ({ field: e.field, problem: e.problem, message: fieldMessage(e, lang) }));
 
     // ---- API ----
-    scope.post('/api/v1/requests', { preHandler: [deps.authorize('reporter'), limitApi] }, async (req, reply) => {
+    // textChecked: validateIntake refuses bad text field by field, in the user's language.
+    scope.post('/api/v1/requests', { preHandler: [deps.authorize('reporter'), limitApi], config: { textChecked: true } }, async (req, reply) => {
       const out = await take(req, 'api', actorOf(req));
       if ('refused' in out) {
         const r = out.refused!;
@@ -184,7 +185,7 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
       schema: {
         params: {
           type: 'object', required: ['id', 'aid'], additionalProperties: false,
-          properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' }, aid: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } },
+          properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' }, aid: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } },
         },
       },
     }, async (req, reply) => {
@@ -214,7 +215,7 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
       return sendPage(reply, 200, renderForm({ lang, system, config }));
     });
 
-    scope.post(PAGE_PATH, { onRequest: limitPublic }, async (req, reply) => {
+    scope.post(PAGE_PATH, { onRequest: limitPublic, config: { textChecked: true } }, async (req, reply) => {
       const config = deps.config();
       const out = await take(req, 'web');
       if ('refused' in out) {
