@@ -94,11 +94,15 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
   } catch (err) {
     return { ok: false, reason: `cannot set up TLS: ${(err as Error).message}`, durationMs: 0 };
   }
+  // Credentials the probe was given are for the origin it names: once a redirect leaves that origin (another scheme,
+  // host or port), authorization, x-api-key and cookie headers are not sent again, as curl and browsers do.
+  const origin = url.origin;
+  let crossed = false;
   try {
     for (let redirects = 0; ; redirects++) {
       phase = 'connecting';
       received = 0;
-      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', ...(spec.headers ?? {}) };
+      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', ...(crossed ? withoutCredentials(spec.headers) : spec.headers ?? {}) };
       if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = body.type;
       const cookie = o.jar?.header(url);
       if (cookie) headers.cookie = cookie;
@@ -119,6 +123,7 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
       if (isRedirect && redirects < maxRedirects) {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
         url = new URL(location, url);
+        if (url.origin !== origin) crossed = true;
         if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
@@ -164,6 +169,12 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
     }
     return { ok: false, reason: networkReason(err, url), durationMs: elapsed() };
   }
+}
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'cookie']);
+
+function withoutCredentials(headers: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase())));
 }
 
 /** Drop a response body we will not read; destroying it emits an error nobody else listens for. */
