@@ -13,7 +13,7 @@ import {
 } from './intake-http.ts';
 import { fieldMessage, intakeMessage } from './messages.ts';
 import { PAGE_HEADERS, PAGE_PATH, renderAccepted, renderChooser, renderForm, renderProblem } from './page.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { ByteBudget, RateLimiter } from './rate-limit.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { RequestStatus } from './rows.ts';
 import type { Action, RequestService, StoredAttachment } from './service.ts';
@@ -56,6 +56,8 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
   const limiter = new RateLimiter({ max: rl.max, windowMs, clock: deps.clock });
   // Specialists behind one office address must not share the public limit: the API counts per token, after auth.
   const apiLimiter = new RateLimiter({ max: rl.api_max ?? 200, windowMs, clock: deps.clock });
+  // Attachments of the public form: a daily byte budget per address; all attachments: a quota and free disk space.
+  const budget = new ByteBudget({ perDay: deps.config().attachments.daily_bytes_per_address, clock: deps.clock });
 
   await app.register(async (scope) => {
     installParsers(scope);
@@ -105,9 +107,24 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
         deps.metrics?.refused('validation');
         return { refused: { errors: v.errors, lang: v.lang, echo: input.echo } };
       }
+      const bytes = input.files.reduce((n, f) => n + f.bytes.length, 0);
+      const client = clientKey(req);
+      if (bytes > 0) {
+        const a = config.attachments;
+        if (channelDefault === 'web' && !budget.allows(client, bytes)) {
+          deps.logger.warn('attachment budget of an address spent', { client, spent: budget.spent(client), bytes });
+          throw new IntakeError('attachment_budget', 429, { max: Math.floor(a.daily_bytes_per_address / 1048576) });
+        }
+        const room = await deps.attachments.room(bytes, a.quota_bytes, a.min_free_bytes);
+        if (room !== 'ok') {
+          deps.logger.error(room === 'quota' ? 'attachment quota reached: attachments are refused' : 'attachment disk nearly full: attachments are refused', { bytes });
+          throw new IntakeError('attachment_quota', 507);
+        }
+      }
       const saved: StoredAttachment[] = await deps.attachments.save(input.files);
       try {
         const request = await deps.service.intake(v.value, { actor, attachments: saved });
+        if (channelDefault === 'web' && bytes > 0) budget.charge(client, bytes);
         return { request, lang };
       } catch (err) {
         await deps.attachments.removeAll(saved.map((s) => s.storedName));
