@@ -67,14 +67,16 @@ export class RefusalAudit {
 
   #emit(key: string, t: Tally): void {
     this.#tallies.delete(key);
-    const [first] = [...t.kinds.entries()].sort((a, b) => b[1] - a[1]);
+    // The row reads like the one it stands for (the most frequent refusal); the detail holds the count and the rest.
+    const [top] = [...t.kinds.entries()].sort((a, b) => b[1] - a[1]);
+    const [action, outcome] = top ? top[0].split(' -> ') : ['refused', 'refused'];
     this.write({
       actor: 'anonymous',
-      action: 'refused',
-      target: first ? first[0].split(' -> ')[0]! : null,
+      action: action!,
+      target: null,
       remote: key,
-      outcome: `refused x${t.count}`,
-      detail: { count: t.count, minute: new Date(t.minute * MINUTE).toISOString(), refused: Object.fromEntries(t.kinds) },
+      outcome: outcome!,
+      detail: { aggregated: true, count: t.count, minute: new Date(t.minute * MINUTE).toISOString(), refused: Object.fromEntries(t.kinds) },
     });
   }
 }

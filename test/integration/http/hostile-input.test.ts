@@ -126,8 +126,8 @@ describe(`hostile input on every route on ${storeKind}`, () => {
   });
 
   it('audits refused anonymous requests as one row per address per minute with a count', async () => {
-    const rows = async () => (await t.store.query<{ remote: string; outcome: string; detail: { count: number } }>(
-      `SELECT remote, outcome, detail FROM audit_log WHERE actor = 'anonymous' ORDER BY remote`)).rows;
+    const rows = async () => (await t.store.query<{ remote: string; action: string; outcome: string; detail: { count: number; refused: Record<string, number> } }>(
+      `SELECT remote, action, outcome, detail FROM audit_log WHERE actor = 'anonymous' ORDER BY remote`)).rows;
     const start = (await rows()).length;
     const flood = async (ip: string, n: number) => {
       for (let i = 0; i < n; i++) {
@@ -144,7 +144,8 @@ describe(`hostile input on every route on ${storeKind}`, () => {
     }
     const mine = got.filter((r) => r.remote.startsWith('192.0.2.'));
     assert.deepEqual(mine.map((r) => [r.remote, r.detail.count]), [['192.0.2.10', 300], ['192.0.2.11', 40]]);
-    assert.equal(mine[0]!.outcome, 'refused x300');
+    assert.equal(mine[0]!.outcome, '401');
+    assert.deepEqual(mine[0]!.detail.refused, { 'POST /api/v1/tokens -> 401': 150, 'POST /api/v1/incidents -> 401': 150 });
     // A successful call with a token is still one row of its own.
     const before = (await t.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor = 'token:admin'`)).rows[0]!.n;
     assert.equal((await call('POST', '/api/v1/tokens', J({ name: 'ci', role: 'viewer' }))).statusCode, 201);
