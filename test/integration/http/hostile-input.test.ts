@@ -167,23 +167,26 @@ describe(`hostile input on every route on ${storeKind}`, () => {
     sock.on('close', () => (closed = true));
     sock.on('error', () => {});
     await new Promise<void>((r) => sock.once('connect', () => r()));
-    const arrived = new Promise((r) => t.app.http.server.once('request', r));
-    sock.write(`POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"system":`);
-    await arrived;
-    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
     const settle = async (until: () => boolean) => {
       for (let i = 0; i < 200 && !until(); i++) await new Promise((r) => setTimeout(r, 5)); // socket I/O only
     };
-    t.clock.advance(29_999);
-    sock.write(' ');
-    await settle(() => got.length > 0);
-    assert.equal(got.length, 0, 'nothing is cut before server.body_timeout');
-    t.clock.advance(1);
-    await settle(() => closed);
-    const answer = Buffer.concat(got).toString();
-    assert.match(answer, /^HTTP\/1\.1 408/, answer || 'no answer: the slow body was never cut');
-    assert.match(answer, /not received within 30 s/);
-    assert.ok(closed, 'the connection is closed');
-    sock.destroy();
+    try {
+      const arrived = new Promise((r) => t.app.http.server.once('request', r));
+      sock.write(`POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${admin}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"system":`);
+      await arrived;
+      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+      t.clock.advance(29_999);
+      sock.write(' ');
+      await settle(() => got.length > 0);
+      assert.equal(got.length, 0, 'nothing is cut before server.body_timeout');
+      t.clock.advance(1);
+      await settle(() => closed);
+      const answer = Buffer.concat(got).toString();
+      assert.match(answer, /^HTTP\/1\.1 408/, answer || 'no answer: the slow body was never cut');
+      assert.match(answer, /not received within 30 s/);
+      assert.ok(closed, 'the connection is closed');
+    } finally {
+      sock.destroy(); // a failing run must not keep the server from closing
+    }
   });
 });
