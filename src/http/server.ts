@@ -28,6 +28,10 @@ export interface ServerDeps {
 }
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /** Count a refusal of a caller without a token (one audit row per address per minute). */
+    auditRefusal?: (remote: string, action: string, outcome: string) => void;
+  }
   interface FastifyContextConfig {
     /** false: this route writes its own audit rows. */
     audit?: boolean;
@@ -132,6 +136,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Refusals of unauthenticated callers are counted, one audit row per address per minute: a flood cannot grow the log.
   const refusals = new RefusalAudit(clock, deps.audit);
   app.addHook('onClose', async () => refusals.flush(true));
+  app.decorate('auditRefusal', (remote: string, action: string, outcome: string) => refusals.add(remote, action, outcome));
   app.addHook('onResponse', async (req, reply) => {
     if (!MUTATING.has(req.method) || !req.routeOptions.url || (req.routeOptions.config as KuzetRouteConfig)?.audit === false) return;
     if (!req.principal && reply.statusCode >= 400) return refusals.add(req.ip, `${req.method} ${req.routeOptions.url}`, String(reply.statusCode));

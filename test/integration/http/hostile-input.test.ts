@@ -19,7 +19,11 @@ describe(`hostile input on every route on ${storeKind}`, () => {
   soc:
     sources:
       - { name: soc-main, secret: "\${SOC_SECRET}", system: enbek }
-`, {}, { SOC_SECRET: 'soc-shared-secret-0123456789' });
+escalation:
+  public_url: http://127.0.0.1:8080
+  ack_links:
+    secret: "\${ACK_SECRET}"
+`, {}, { SOC_SECRET: 'soc-shared-secret-0123456789', ACK_SECRET: 'ack-link-secret-0123456789abcdef' });
     [admin, viewer] = await Promise.all([t.token('admin'), t.token('viewer')]);
   });
   after(() => t.close());
@@ -136,6 +140,11 @@ describe(`hostile input on every route on ${storeKind}`, () => {
     };
     await flood('192.0.2.10', 300);
     await flood('192.0.2.11', 40);
+    // Forged acknowledge links, viewed and posted: counted with the rest of that address's refusals.
+    for (let i = 0; i < 50; i++) {
+      const r = await t.app.http.inject({ method: i % 2 ? 'POST' : 'GET', url: `/api/v1/ack/forged${i}`, remoteAddress: '192.0.2.11' });
+      assert.ok(r.statusCode >= 400 && r.statusCode < 500, r.body);
+    }
     t.clock.advance(60_000); // the minute is over: its rows are written
     let got = await rows();
     for (let i = 0; i < 200 && got.length < start + 2; i++) {
@@ -143,7 +152,11 @@ describe(`hostile input on every route on ${storeKind}`, () => {
       got = await rows();
     }
     const mine = got.filter((r) => r.remote.startsWith('192.0.2.'));
-    assert.deepEqual(mine.map((r) => [r.remote, r.detail.count]), [['192.0.2.10', 300], ['192.0.2.11', 40]]);
+    assert.equal(mine.length, 2, JSON.stringify(mine));
+    assert.deepEqual(mine.map((r) => r.remote), ['192.0.2.10', '192.0.2.11']);
+    assert.equal(mine[0]!.detail.count, 300);
+    // 40 API refusals, 50 refused links, and the 25 posted ones once more as refused requests
+    assert.equal(mine[1]!.detail.count, 40 + 50 + 25, JSON.stringify(mine[1]!.detail));
     assert.equal(mine[0]!.outcome, '401');
     assert.deepEqual(mine[0]!.detail.refused, { 'POST /api/v1/tokens -> 401': 150, 'POST /api/v1/incidents -> 401': 150 });
     // A successful call with a token is still one row of its own.
