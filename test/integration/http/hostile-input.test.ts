@@ -73,6 +73,23 @@ escalation:
       }
     }
     assert.equal((await t.store.query<{ n: number }>('SELECT count(*)::int AS n FROM signals')).rows[0]!.n, signalsBefore);
+    // User requests name the field in the user's language, for every field of both forms.
+    const trouble = { kind: 'trouble', system: 'enbek', lang: 'ru', contact: 'email', email: 'user@example.kz', subject: 'Не открывается', body: 'Страница не открывается' };
+    const access = { kind: 'access', system: 'enbek', lang: 'ru', full_name: 'Асқар Бекұлы', iin: '850115300011', position: 'инспектор', email: 'user@example.kz', phone: '+7 701 123 45 67', access: { action: 'grant', systems: 'enbek', functions: 'просмотр', basis: 'приказ' } };
+    for (const clean of [trouble, access]) {
+      const ok = await call('POST', '/api/v1/requests', J(clean));
+      assert.equal(ok.statusCode, 201, `the clean ${clean.kind} request is taken: ${ok.body}`);
+    }
+    for (const bad of [NUL, LONE]) {
+      for (const [base, field] of [[trouble, 'subject'], [trouble, 'body'], [trouble, 'email'], [trouble, 'contact'], [access, 'full_name'], [access, 'position'], [access, 'phone'], [access, 'iin'], [access, 'access.functions'], [access, 'access.basis'], [access, 'access.systems']] as const) {
+        const body = structuredClone(base) as Record<string, unknown>;
+        if (field.startsWith('access.')) (body.access as Record<string, unknown>)[field.slice(7)] = bad;
+        else body[field] = bad;
+        const r = await call('POST', '/api/v1/requests', J(body));
+        assert.equal(r.statusCode, 400, `${field} ${JSON.stringify(bad)}: ${r.body}`);
+        assert.ok(r.json().error.fields?.length || /\(/.test(r.json().error.message), `${field}: ${r.body}`);
+      }
+    }
   });
 
   it('answers 400 naming the field to ids and dates out of range on every route', async () => {
