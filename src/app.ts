@@ -150,6 +150,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     log,
     bodyLimit: config.kuzet.server.body_limit_bytes,
     trustProxy: config.kuzet.server.trust_proxy,
+    clock,
+    bodyTimeoutMs: parseDuration(config.kuzet.server.body_timeout) ?? 30_000,
     registry: metrics.registry,
     audit,
     onError: (code) => metrics.httpErrors.inc({ code }),

@@ -12,6 +12,7 @@ export const ERRORS = {
   KZ_ERR_OVERLOADED: 'kuzet is overloaded; retry later',
   KZ_ERR_RATE_LIMITED: 'too many submissions from this client; retry later',
   KZ_ERR_STORE: 'the store is unavailable',
+  KZ_ERR_TIMEOUT: 'the request body did not arrive in time',
   KZ_ERR_INTERNAL: 'internal error',
 } as const;
 

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 // kuzet's own metrics on one registry per app (tests run several apps in one process).
@@ -33,6 +34,22 @@ export function createMetrics(openCounts: () => Promise<Array<{ system: string; 
     help: 'Time from opening to resolution of incidents',
     buckets: [60, 300, 900, 1800, 3600, 7200, 14400, 43200, 86400, 259200, 604800],
     registers: [registry],
+  });
+  // Event-loop lag since the previous scrape (its own histogram: prom-client's default lag metrics reset theirs).
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  new Gauge({
+    name: 'kuzet_event_loop_lag_seconds',
+    help: 'Event-loop delay since the previous scrape: p50, p99 and max (quantile="1")',
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      const q = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0);
+      this.set({ quantile: '0.5' }, q(lag.percentile(50)));
+      this.set({ quantile: '0.99' }, q(lag.percentile(99)));
+      this.set({ quantile: '1' }, q(lag.max));
+      lag.reset();
+    },
   });
   const httpErrors = new Counter({ name: 'kuzet_http_errors_total', help: 'HTTP requests refused, by error code', labelNames: ['code'], registers: [registry] });
   return { registry, signals, incidentsOpen, incidentDuration, httpErrors };

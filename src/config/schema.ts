@@ -34,6 +34,7 @@ export const kuzetSchema = {
         public_url: { type: 'string', default: '', pattern: '^(https?://.+)?$' },
         body_limit_bytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
         trust_proxy: { type: 'boolean', default: false },
+        body_timeout: { ...duration('30s'), description: 'a request body not fully received this long after its headers is cut with 408' },
       },
     },
     store: {
@@ -126,7 +127,7 @@ export interface SystemConfig {
 }
 
 export interface KuzetConfig {
-  server: { listen: string; port: number; public_url: string; body_limit_bytes: number; trust_proxy: boolean };
+  server: { listen: string; port: number; public_url: string; body_limit_bytes: number; trust_proxy: boolean; body_timeout: string };
   store: { url: string; data_dir: string; pool_size: number };
   log: { level: 'error' | 'warn' | 'info' | 'debug' };
   incidents: { reopen_window: string; flapping: { flips: number; window: string; settle: string } };

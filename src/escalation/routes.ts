@@ -60,6 +60,11 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
     });
     const { store, clock } = deps;
     const actorOf = deps.actorOf ?? (() => 'api');
+    // Refused links and signatures come from anyone: counted per address and minute where the server offers it.
+    const refused = async (actor: string, action: string, remote: string, outcome: string) => {
+      if (app.auditRefusal) return app.auditRefusal(remote, action, outcome);
+      await audit(store, clock.now(), actor, action, null, remote, outcome);
+    };
 
     scope.get('/api/v1/oncall', {
       preHandler: deps.authorize('viewer'),
@@ -78,7 +83,7 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
       const { token } = req.params as { token: string };
       const v = verifyAckToken(secret, token, clock.now());
       if (!v.ok) {
-        await audit(store, clock.now(), 'ack-link', 'ack_link.view', null, req.ip, `refused:${v.reason}`);
+        await refused('ack-link', 'ack_link.view', req.ip, `refused:${v.reason}`);
         const [status, code, message] = ACK_REFUSALS[v.reason];
         return fail(reply, status, code, message);
       }
@@ -93,7 +98,7 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
       const now = clock.now();
       const v = await store.tx((q) => consumeAckToken(q, secret, token, now, `link:${req.ip}`));
       if (!v.ok) {
-        await audit(store, now, 'ack-link', 'incident.acknowledge', null, req.ip, `refused:${v.reason}`);
+        await refused('ack-link', 'incident.acknowledge', req.ip, `refused:${v.reason}`);
         const [status, code, message] = ACK_REFUSALS[v.reason];
         return fail(reply, status, code, message);
       }
@@ -195,7 +200,7 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
         const want = Buffer.from('v0=' + createHmac('sha256', secret).update(`v0:${ts}:${body?.raw ?? ''}`).digest('hex'));
         const fresh = /^\d{1,12}$/.test(ts) && Math.abs(now / 1000 - Number(ts)) <= 300;
         if (!body?.raw || !fresh || want.length !== Buffer.byteLength(sig) || !timingSafeEqual(want, Buffer.from(sig))) {
-          await audit(store, now, 'slack', 'incident.acknowledge', null, req.ip, 'refused:signature');
+          await refused('slack', 'incident.acknowledge', req.ip, 'refused:signature');
           return fail(reply, 401, 'KZ_ERR_UNAUTHENTICATED', 'Slack signature missing, stale or invalid');
         }
         let payload: { user?: { id?: string }; actions?: Array<{ action_id?: string; value?: string }> };

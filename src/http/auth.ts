@@ -22,9 +22,14 @@ export function tokenFrom(req: FastifyRequest): string | null {
   return colon >= 0 ? decoded.slice(colon + 1) : null;
 }
 
+const AUTH_HOOK = Symbol('kuzet.authorize');
+
+/** Whether a hook is a token check made by makeAuthorize (the server runs those first, before the body is read). */
+export const isAuthHook = (h: unknown): boolean => typeof h === 'function' && (h as unknown as Record<symbol, unknown>)[AUTH_HOOK] === true;
+
 export function makeAuthorize(verifier: TokenVerifier): Authorize {
   return (role) =>
-    async function authorize(req: FastifyRequest, reply: FastifyReply) {
+    Object.assign(async function authorize(req: FastifyRequest, reply: FastifyReply) {
       const token = tokenFrom(req);
       const p = token ? await verifier.verify(token) : null;
       if (!p) {
@@ -35,7 +40,7 @@ export function makeAuthorize(verifier: TokenVerifier): Authorize {
       if (!allows(p.role, role)) {
         return sendError(reply, 403, 'KZ_ERR_FORBIDDEN', `role "${p.role}" may not do this; it needs "${role}"`);
       }
-    };
+    }, { [AUTH_HOOK]: true });
 }
 
 export const actorOf = (req: FastifyRequest): string => (req.principal ? `token:${req.principal.name}` : 'anonymous');

@@ -52,7 +52,8 @@ export function installErrorHandling(app: FastifyInstance, log: Logger, onError?
     }
     if (status >= 400 && status < 500) {
       onError?.('KZ_ERR_VALIDATION');
-      return sendError(reply, status, fe.code?.startsWith('KZ_') ? fe.code : 'KZ_ERR_VALIDATION', fe.message);
+      const field = (fe as { field?: unknown }).field;
+      return sendError(reply, status, fe.code?.startsWith('KZ_') ? fe.code : 'KZ_ERR_VALIDATION', fe.message, typeof field === 'string' ? { field } : {});
     }
     if (isStoreUnavailable(err)) {
       // The store is out of reach: nothing was stored, the client may send it again.
@@ -94,4 +95,65 @@ export function decodeUtf8(buf: Buffer): string | null {
   } catch {
     return null;
   }
+}
+
+/** Why a string cannot be stored as text (PostgreSQL refuses U+0000 and unpaired UTF-16 surrogates), or null. */
+export function textProblem(s: string): string | null {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) return 'contains a NUL character (\\u0000)';
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        i++;
+        continue;
+      }
+      return 'contains an unpaired UTF-16 surrogate';
+    }
+    if (c >= 0xdc00 && c <= 0xdfff) return 'contains an unpaired UTF-16 surrogate';
+  }
+  return null;
+}
+
+/**
+ * The first string (key or value) in a parsed JSON value that cannot be stored as text, with its path
+ * (`body.labels.team`, `body[3].summary`); null when every string is clean. Depth is bounded by the parsers.
+ */
+export function findBadText(value: unknown, path: string): { field: string; problem: string } | null {
+  if (typeof value === 'string') {
+    const p = textProblem(value);
+    return p ? { field: path, problem: p } : null;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = findBadText(value[i], `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      const kp = textProblem(k);
+      const name = kp ? JSON.stringify(k).slice(1, -1).slice(0, 40) : k;
+      if (kp) return { field: `${path}.${name}`, problem: `field name ${kp}` };
+      const bad = findBadText(v, `${path}.${k}`);
+      if (bad) return bad;
+    }
+  }
+  return null;
+}
+
+/** Go's zero time and the ISO years PostgreSQL and JavaScript both hold: 0001–9999 (year 0000 is refused). */
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/** RFC 3339 date-time that kuzet can store: real calendar date, year 0001–9999; what ajv's "date-time" format checks here. */
+export function storableDateTime(s: string): boolean {
+  const m = DATE_TIME.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h, mi, se] = [m[1], m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number, number];
+  if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60) return false;
+  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]!;
+  if (d > days) return false;
+  if (m[9] !== undefined && (Number(m[9]) > 23 || Number(m[10]) > 59)) return false;
+  return Number.isFinite(Date.parse(s.replace(' ', 'T')));
 }

@@ -4,10 +4,12 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { Registry } from 'prom-client';
 import type { AuditEntry } from '../access/audit.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { maskMetricsText } from '../mask.ts';
-import { actorOf } from './auth.ts';
-import { decodeUtf8, installErrorHandling, jsonDepthExceeds, sendError } from './errors.ts';
+import { actorOf, isAuthHook } from './auth.ts';
+import { decodeUtf8, findBadText, installErrorHandling, jsonDepthExceeds, sendError, storableDateTime } from './errors.ts';
+import { RefusalAudit } from './refusal-audit.ts';
 
 // The HTTP surface: health, metrics, the OpenAPI document, and whatever route modules are registered.
 
@@ -21,6 +23,38 @@ export interface ServerDeps {
   audit: (e: AuditEntry) => void;
   onError?: (code: string) => void;
   version: string;
+  clock?: Clock;
+  /** A request body that has not fully arrived this long after the headers is cut with 408 (0: no limit). */
+  bodyTimeoutMs?: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Count a refusal of a caller without a token (one audit row per address per minute). */
+    auditRefusal?: (remote: string, action: string, outcome: string) => void;
+  }
+  interface FastifyContextConfig {
+    /** false: this route writes its own audit rows. */
+    audit?: boolean;
+    /** The route checks its body's text itself (field by field, in the user's language). */
+    textChecked?: boolean;
+  }
+}
+
+/** Route config: `textChecked` routes check their body's text themselves (field by field, in the user's language). */
+export interface KuzetRouteConfig {
+  audit?: boolean;
+  textChecked?: boolean;
+}
+
+/** Integers with no maximum get the largest one JavaScript holds exactly: 1e20 is refused, never wrapped or rounded. */
+function boundIntegers(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(boundIntegers);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = k === 'enum' || k === 'const' || k === 'default' || k === 'examples' ? v : boundIntegers(v);
+  if (out.type === 'integer' && out.maximum === undefined && out.exclusiveMaximum === undefined) out.maximum = Number.MAX_SAFE_INTEGER;
+  return out;
 }
 
 const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
@@ -39,8 +73,51 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Bodies are validated strictly (5 is not "5"); query strings and path parameters are text and get coerced.
   const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
   const lenient = new Ajv({ allErrors: false, coerceTypes: 'array', useDefaults: true, removeAdditional: false, strict: false });
-  for (const a of [strict, lenient]) addFormats(a);
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(schema));
+  for (const a of [strict, lenient]) {
+    addFormats(a);
+    // Dates must be storable: a real calendar day in years 0001–9999 (year 0000 would fail in the store, not here).
+    a.addFormat('date-time', { type: 'string', validate: storableDateTime });
+  }
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : lenient).compile(boundIntegers(schema) as object));
+
+  // The token is checked before the body is read or validated: an anonymous caller learns nothing about the fields.
+  // Route modules declare `preHandler: authorize(role)`; the check moves to onRequest for every route.
+  app.addHook('onRoute', (route) => {
+    const pre = route.preHandler === undefined ? [] : Array.isArray(route.preHandler) ? route.preHandler : [route.preHandler];
+    const auth = pre.filter(isAuthHook);
+    if (!auth.length) return;
+    const onReq = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+    route.preHandler = pre.filter((h) => !isAuthHook(h));
+    route.onRequest = [...(auth as unknown as typeof onReq), ...onReq];
+  });
+
+  // Text that cannot be stored (U+0000, an unpaired surrogate) in a path parameter, the query or a parsed body is a
+  // 400 naming the field, before any handler runs. Raw-body routes (the webhooks) check after their own parsing.
+  app.addHook('preValidation', async (req) => {
+    const cfg = req.routeOptions.config as KuzetRouteConfig | undefined;
+    const bad = findBadText(req.params, 'params') ?? findBadText(req.query, 'querystring') ?? (cfg?.textChecked ? null : findBadText(req.body, 'body'));
+    if (bad) throw Object.assign(new Error(`${bad.field}: ${bad.problem}`), { statusCode: 400, code: 'KZ_ERR_VALIDATION', field: bad.field });
+  });
+
+  // A body that trickles in is cut: the connection is not held open for as long as a slow client likes.
+  const clock = deps.clock ?? systemClock;
+  if (deps.bodyTimeoutMs) {
+    const ms = deps.bodyTimeoutMs;
+    app.addHook('onRequest', async (req, reply) => {
+      if (!MUTATING.has(req.method) || req.raw.complete) return;
+      const timer = clock.setTimeout(() => {
+        if (req.raw.complete || reply.raw.headersSent) return;
+        deps.onError?.('KZ_ERR_TIMEOUT');
+        deps.log.warn('request body timed out', { url: req.url.split('?')[0], remote: req.ip, after_ms: ms });
+        const body = JSON.stringify({ error: { code: 'KZ_ERR_TIMEOUT', message: `body: not received within ${ms / 1000} s; the connection is closed` } });
+        reply.raw.writeHead(408, { 'content-type': 'application/json; charset=utf-8', connection: 'close', 'content-length': Buffer.byteLength(body) });
+        reply.raw.end(body, () => req.raw.socket?.destroy());
+      }, ms);
+      const cancel = () => timer.cancel();
+      req.raw.once('end', cancel);
+      reply.raw.once('close', cancel);
+    });
+  }
 
   // JSON: strict UTF-8, bounded depth, prototype-poisoning checks (Fastify's own parser does the last).
   const defaultJson = app.getDefaultJsonParser('error', 'error');
@@ -57,8 +134,13 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     });
   });
 
+  // Refusals of unauthenticated callers are counted, one audit row per address per minute: a flood cannot grow the log.
+  const refusals = new RefusalAudit(clock, deps.audit);
+  app.addHook('onClose', async () => refusals.flush(true));
+  app.decorate('auditRefusal', (remote: string, action: string, outcome: string) => refusals.add(remote, action, outcome));
   app.addHook('onResponse', async (req, reply) => {
-    if (!MUTATING.has(req.method) || !req.routeOptions.url || (req.routeOptions.config as { audit?: boolean })?.audit === false) return;
+    if (!MUTATING.has(req.method) || !req.routeOptions.url || (req.routeOptions.config as KuzetRouteConfig)?.audit === false) return;
+    if (!req.principal && reply.statusCode >= 400) return refusals.add(req.ip, `${req.method} ${req.routeOptions.url}`, String(reply.statusCode));
     deps.audit({
       actor: actorOf(req),
       action: `${req.method} ${req.routeOptions.url}`,

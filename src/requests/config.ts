@@ -28,6 +28,12 @@ export interface RequestsConfig {
     max_bytes: number;
     max_files: number;
     types: AttachmentType[];
+    /** Public form: attachment bytes one client address may send per day (Asia/Almaty); the API is not limited. */
+    daily_bytes_per_address: number;
+    /** All attachments together; past it every new attachment is refused. */
+    quota_bytes: number;
+    /** Free space the attachment folder's file system keeps; an attachment that would eat into it is refused. */
+    min_free_bytes: number;
   };
   /** Public page: `max` per client address per `window`. API (authenticated): `api_max` per token per `window`. */
   rate_limit: { max: number; window: string; api_max?: number };
@@ -76,7 +82,10 @@ export const REQUESTS_DEFAULTS: RequestsConfig = {
   warn_fractions: [0.5, 0.75],
   personal_data_roles: ['reporter', 'admin'],
   retention: '1095d',
-  attachments: { dir: 'data/attachments', max_bytes: 10 * 1024 * 1024, max_files: 3, types: ['pdf', 'png', 'jpeg', 'docx', 'xlsx'] },
+  attachments: {
+    dir: 'data/attachments', max_bytes: 10 * 1024 * 1024, max_files: 3, types: ['pdf', 'png', 'jpeg', 'docx', 'xlsx'],
+    daily_bytes_per_address: 30 * 1024 * 1024, quota_bytes: 2 * 1024 ** 3, min_free_bytes: 1024 ** 3,
+  },
   rate_limit: { max: 5, window: '10m', api_max: 200 },
   user_reports: {
     window: '15m',
@@ -109,6 +118,9 @@ export const REQUESTS_CONFIG_SCHEMA = {
         max_bytes: { type: 'integer', minimum: 1024, maximum: 100 * 1024 * 1024 },
         max_files: { type: 'integer', minimum: 0, maximum: 10 },
         types: { type: 'array', uniqueItems: true, items: { type: 'string', enum: ATTACHMENT_TYPES } },
+        daily_bytes_per_address: { type: 'integer', minimum: 0, maximum: 2 ** 40 },
+        quota_bytes: { type: 'integer', minimum: 0, maximum: 2 ** 50 },
+        min_free_bytes: { type: 'integer', minimum: 0, maximum: 2 ** 50 },
       },
     },
     rate_limit: {

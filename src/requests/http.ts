@@ -14,7 +14,7 @@ import {
 } from './intake-http.ts';
 import { fieldMessage, intakeMessage } from './messages.ts';
 import { PAGE_HEADERS, PAGE_PATH, renderAccepted, renderChooser, renderForm, renderProblem } from './page.ts';
-import { RateLimiter } from './rate-limit.ts';
+import { ByteBudget, RateLimiter } from './rate-limit.ts';
 import type { RequestMetrics } from './metrics.ts';
 import type { RequestStatus } from './rows.ts';
 import { isStoreUnavailable } from '../store/unavailable.ts';
@@ -48,7 +48,7 @@ const ACTIONS: Action[] = ['acknowledge', 'start', 'answer', 'close', 'reopen'];
 
 const idParams = {
   type: 'object', required: ['id'], additionalProperties: false,
-  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } },
+  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } },
 } as const;
 
 export async function registerRequestRoutes(app: FastifyInstance, deps: RequestRoutesDeps): Promise<void> {
@@ -72,6 +72,8 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
   const limiter = new RateLimiter({ max: rl.max, windowMs, clock: deps.clock });
   // Specialists behind one office address must not share the public limit: the API counts per token, after auth.
   const apiLimiter = new RateLimiter({ max: rl.api_max ?? 200, windowMs, clock: deps.clock });
+  // Attachments of the public form: a daily byte budget per address; all attachments: a quota and free disk space.
+  const budget = new ByteBudget({ perDay: deps.config().attachments.daily_bytes_per_address, clock: deps.clock });
 
   await app.register(async (scope) => {
     installParsers(scope);
@@ -127,9 +129,24 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
         deps.metrics?.refused('validation');
         return { refused: { errors: v.errors, lang: v.lang, echo: input.echo } };
       }
+      const bytes = input.files.reduce((n, f) => n + f.bytes.length, 0);
+      const client = clientKey(req);
+      if (bytes > 0) {
+        const a = config.attachments;
+        if (channelDefault === 'web' && !budget.allows(client, bytes)) {
+          deps.logger.warn('attachment budget of an address spent', { client, spent: budget.spent(client), bytes });
+          throw new IntakeError('attachment_budget', 429, { max: Math.floor(a.daily_bytes_per_address / 1048576) });
+        }
+        const room = await deps.attachments.room(bytes, a.quota_bytes, a.min_free_bytes);
+        if (room !== 'ok') {
+          deps.logger.error(room === 'quota' ? 'attachment quota reached: attachments are refused' : 'attachment disk nearly full: attachments are refused', { bytes });
+          throw new IntakeError('attachment_quota', 507);
+        }
+      }
       const saved: StoredAttachment[] = await deps.attachments.save(input.files);
       try {
         const request = await deps.service.intake(v.value, { actor, attachments: saved });
+        if (channelDefault === 'web' && bytes > 0) budget.charge(client, bytes);
         return { request, lang };
       } catch (err) {
         await deps.attachments.removeAll(saved.map((s) => s.storedName));
@@ -140,7 +157,8 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
     const fieldsOf = (errors: FieldError[], lang: Lang) => errors.map((e) => ({ field: e.field, problem: e.problem, message: fieldMessage(e, lang) }));
 
     // ---- API ----
-    scope.post('/api/v1/requests', { preHandler: [deps.authorize('reporter'), limitApi] }, async (req, reply) => {
+    // textChecked: validateIntake refuses bad text field by field, in the user's language.
+    scope.post('/api/v1/requests', { preHandler: [deps.authorize('reporter'), limitApi], config: { textChecked: true } }, async (req, reply) => {
       const out = await take(req, 'api', actorOf(req));
       if ('refused' in out) {
         const r = out.refused!;
@@ -213,7 +231,7 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
       schema: {
         params: {
           type: 'object', required: ['id', 'aid'], additionalProperties: false,
-          properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' }, aid: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } },
+          properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' }, aid: { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } },
         },
       },
     }, async (req, reply) => {
@@ -244,7 +262,7 @@ export async function registerRequestRoutes(app: FastifyInstance, deps: RequestR
       return sendPage(reply, 200, renderForm({ lang, system, config }));
     });
 
-    scope.post(PAGE_PATH, { onRequest: limitPublic }, async (req, reply) => {
+    scope.post(PAGE_PATH, { onRequest: limitPublic, config: { textChecked: true } }, async (req, reply) => {
       const config = deps.config();
       const out = await take(req, 'web');
       if ('refused' in out) {

@@ -209,7 +209,7 @@ export function refusalOf(err: unknown, lang: Lang, config: RequestsConfig): Ref
   const mk = (status: number, code: string, p: IntakeProblem, vars: Record<string, string | number> = {}): Refusal =>
     ({ status, code, message: intakeMessage(p, lang, { max: maxMb, types, ...vars }) });
   if (err instanceof IntakeError) {
-    const code = err.statusCode === 413 ? 'KZ_ERR_PAYLOAD_TOO_LARGE' : err.statusCode === 415 ? 'KZ_ERR_UNSUPPORTED_MEDIA' : 'KZ_ERR_VALIDATION';
+    const code = ({ 413: 'KZ_ERR_PAYLOAD_TOO_LARGE', 415: 'KZ_ERR_UNSUPPORTED_MEDIA', 429: 'KZ_ERR_RATE_LIMITED', 507: 'KZ_ERR_STORE' } as Record<number, string>)[err.statusCode] ?? 'KZ_ERR_VALIDATION';
     const r = mk(err.statusCode, code, err.problem, err.vars);
     if (err.problem === 'malformed' && err.vars.field) r.message += ` (${String(err.vars.field).slice(0, 60)})`;
     return r;

@@ -43,7 +43,7 @@ export function fieldMessage(e: FieldError, lang: Lang): string {
 /** Request-level problems (not tied to a form field). */
 export type IntakeProblem =
   | 'validation' | 'too_large' | 'too_many_files' | 'file_type' | 'file_name' | 'file_mismatch' | 'rate_limited'
-  | 'unsupported_media' | 'bad_encoding' | 'malformed' | 'too_deep' | 'internal';
+  | 'unsupported_media' | 'bad_encoding' | 'malformed' | 'too_deep' | 'internal' | 'attachment_budget' | 'attachment_quota';
 
 export const INTAKE_MESSAGES: Record<IntakeProblem, Record<Lang, string>> = {
   validation: { ru: 'Обращение не принято: исправьте поля формы', kk: 'Өтініш қабылданбады: нысан өрістерін түзетіңіз' },
@@ -58,6 +58,14 @@ export const INTAKE_MESSAGES: Record<IntakeProblem, Record<Lang, string>> = {
   malformed: { ru: 'Запрос повреждён и не может быть прочитан', kk: 'Сұрау бүлінген және оқылмайды' },
   too_deep: { ru: 'Запрос слишком сложной структуры', kk: 'Сұраудың құрылымы тым күрделі' },
   internal: { ru: 'Не удалось сохранить обращение; повторите позже', kk: 'Өтінішті сақтау мүмкін болмады; кейінірек қайталаңыз' },
+  attachment_budget: {
+    ru: 'С вашего адреса сегодня уже отправлено {max} МБ вложений. Отправьте обращение без файлов или повторите завтра',
+    kk: 'Сіздің мекенжайыңыздан бүгін {max} МБ тіркеме жіберілді. Өтінішті файлсыз жіберіңіз немесе ертең қайталаңыз',
+  },
+  attachment_quota: {
+    ru: 'Хранилище вложений заполнено. Отправьте обращение без файлов; специалист запросит их при необходимости',
+    kk: 'Тіркемелер қоймасы толы. Өтінішті файлсыз жіберіңіз; қажет болса маман оларды сұрайды',
+  },
 };
 
 export function intakeMessage(p: IntakeProblem, lang: Lang, vars: Record<string, string | number> = {}): string {

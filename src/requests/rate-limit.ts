@@ -72,3 +72,38 @@ export class RateLimiter {
     return this.#clients.size;
   }
 }
+
+/**
+ * A per-client daily byte budget (attachments of the public form). Days are Asia/Almaty days (UTC+5). Memory is
+ * bounded: at most `maxClients` clients are tracked; past that, entries of earlier days go first, then the oldest.
+ */
+export class ByteBudget {
+  readonly #used = new Map<string, { day: number; bytes: number }>();
+
+  constructor(private readonly opts: { perDay: number; clock: Clock; maxClients?: number }) {}
+
+  #day(): number {
+    return Math.floor((this.opts.clock.now() + 5 * 3_600_000) / 86_400_000);
+  }
+
+  /** Bytes `key` has sent today. */
+  spent(key: string): number {
+    const e = this.#used.get(key);
+    return e && e.day === this.#day() ? e.bytes : 0;
+  }
+
+  /** Whether `bytes` more fit in today's budget of `key` (nothing is counted). */
+  allows(key: string, bytes: number): boolean {
+    return this.spent(key) + bytes <= this.opts.perDay;
+  }
+
+  charge(key: string, bytes: number): void {
+    const day = this.#day();
+    const max = this.opts.maxClients ?? 50_000;
+    if (!this.#used.has(key) && this.#used.size >= max) {
+      for (const [k, e] of this.#used) if (e.day !== day) this.#used.delete(k);
+      if (this.#used.size >= max) this.#used.delete(this.#used.keys().next().value as string);
+    }
+    this.#used.set(key, { day, bytes: this.spent(key) + bytes });
+  }
+}

@@ -98,5 +98,8 @@ alerting:
     const show = await run('/usr/bin/amtool', ['config', 'show', ...common]);
     assert.equal(show.code, 0, show.out);
     assert.match(show.out, /receiver: kuzet/);
+    // Without its http config amtool sends no credentials, and the status (like the alerts) is for a soc token only.
+    const anon = await run('/usr/bin/amtool', ['config', 'show', `--alertmanager.url=${base}`]);
+    assert.notEqual(anon.code, 0, anon.out);
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { parseDuration, type Clock } from '../../clock.ts';
@@ -10,10 +10,11 @@ import type { SignalSink } from '../../signals/sink.ts';
 import { alertToSignal, postableAlertsSchema, type PostableAlert } from '../../sources/webhooks/alertmanager.ts';
 import type { IntakeConfig } from '../../sources/webhooks/schema.ts';
 import { verifySignature } from '../../sources/webhooks/signature.ts';
-import { socBodySchema, socToSignal, type SocAlert } from '../../sources/webhooks/soc.ts';
+import { socAlertSchema, socBodySchema, socToSignal, type SocAlert } from '../../sources/webhooks/soc.ts';
 import type { Queryable } from '../../store/store.ts';
 import type { Authorize } from '../auth.ts';
-import { decodeUtf8, jsonDepthExceeds, sendError } from '../errors.ts';
+import { INTAKE_CHUNK, inChunks } from '../chunks.ts';
+import { decodeUtf8, findBadText, jsonDepthExceeds, sendError, storableDateTime } from '../errors.ts';
 
 // Pushed alerts: the SOC's signed webhook and the Alertmanager-compatible API. Each answers 2xx only
 // after its signals are committed (the sink resolves after the commit), 503 + Retry-After when the
@@ -33,8 +34,26 @@ export interface IntakeDeps {
 
 const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
 const ajv = addFormats(new Ajv({ allErrors: false, strict: false }));
+// Dates must be storable (years 0001–9999); Go's zero time, which amtool sends, is year 0001.
+ajv.addFormat('date-time', { type: 'string', validate: storableDateTime });
 const checkSoc = ajv.compile(socBodySchema);
+const checkSocAlert = ajv.compile(socAlertSchema);
 const checkAlerts = ajv.compile(postableAlertsSchema);
+const checkAlert = ajv.compile(postableAlertsSchema.items);
+
+/** Validate the items of an array a chunk at a time (yielding between chunks); the first problem, or null. */
+async function checkItems(items: unknown[], check: ValidateFunction): Promise<string | null> {
+  let problem: string | null = null;
+  await inChunks(items, INTAKE_CHUNK, (slice, offset) => {
+    const i = slice.findIndex((x) => !check(x));
+    if (i >= 0) problem = firstError((check.errors ?? []).map((e) => ({ ...e, instancePath: `/${offset + i}${e.instancePath}` })));
+    return problem === null;
+  });
+  return problem;
+}
+
+const tooMany = (n: number, max: number) =>
+  `body: ${n} alerts in one request; at most ${max} are taken (intake.max_alerts_per_request): send them in smaller batches`;
 
 function firstError(errors: ErrorObject[] | null | undefined): string {
   // oneOf reports each branch; the most specific (deepest) error is the useful one.
@@ -55,14 +74,21 @@ function parseJson(buf: Buffer): { ok: true; value: unknown } | { ok: false; rea
   const text = decodeUtf8(buf);
   if (text === null) return { ok: false, reason: 'body: not valid UTF-8', why: 'utf8' };
   if (jsonDepthExceeds(buf)) return { ok: false, reason: 'body: JSON nested deeper than 64 levels', why: 'depth' };
+  let value: unknown;
   try {
-    return { ok: true, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (err) {
     return { ok: false, reason: `body: malformed JSON: ${(err as Error).message}`, why: 'json' };
   }
+  // U+0000 and unpaired surrogates cannot be stored: refused here, never a store failure (a 503 would be re-sent for ever).
+  const bad = findBadText(value, 'body');
+  if (bad) return { ok: false, reason: `${bad.field}: ${bad.problem}`, why: 'text' };
+  return { ok: true, value };
 }
 
 export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps): Promise<void> {
+  const chunks = new Counter({ name: 'kuzet_intake_chunks_total', help: 'Chunks of at most 100 alerts that intake requests were worked through in, by endpoint', labelNames: ['endpoint'], registers: [d.registry] });
+  const maxAlerts = () => d.config().max_alerts_per_request ?? 1000;
   const accepted = new Counter({ name: 'kuzet_intake_accepted_total', help: 'Alerts accepted and committed, by endpoint', labelNames: ['endpoint'], registers: [d.registry] });
   const rejected = new Counter({ name: 'kuzet_intake_rejected_total', help: 'Requests refused, by endpoint and reason', labelNames: ['endpoint', 'reason'], registers: [d.registry] });
   new Gauge({
@@ -87,6 +113,18 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       sendError(reply, 503, code === 'KZ_ERR_OVERLOADED' ? code : 'KZ_ERR_STORE', code === 'KZ_ERR_OVERLOADED' ? (err as Error).message : 'the store is unavailable; nothing was accepted, retry later');
       return false;
     }
+  };
+
+  /** Commit signals a chunk at a time (each chunk waits for its commit); false when a chunk was refused (reply sent). */
+  const commitInChunks = async <T>(endpoint: string, items: T[], toSignal: (x: T) => Signal, reply: FastifyReply, after?: (slice: T[]) => Promise<void>): Promise<boolean> => {
+    let ok = true;
+    const n = await inChunks(items, INTAKE_CHUNK, async (slice) => {
+      ok = await commit(endpoint, slice.map(toSignal), reply);
+      if (ok && after) await after(slice);
+      return ok;
+    });
+    chunks.inc({ endpoint }, n);
+    return ok;
   };
 
   // --- SOC: signed raw body, so this context keeps the bytes and parses them itself.
@@ -115,7 +153,12 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       if (!sig.ok) return refuse(401, 'signature', 'KZ_ERR_UNAUTHENTICATED', sig.reason);
       const parsed = parseJson(body);
       if (!parsed.ok) return refuse(400, parsed.why, 'KZ_ERR_VALIDATION', parsed.reason);
-      if (!checkSoc(parsed.value)) return refuse(400, 'schema', 'KZ_ERR_VALIDATION', firstError(checkSoc.errors));
+      if (Array.isArray(parsed.value)) {
+        if (parsed.value.length > maxAlerts()) return refuse(413, 'too_many', 'KZ_ERR_PAYLOAD_TOO_LARGE', tooMany(parsed.value.length, maxAlerts()));
+        if (parsed.value.length === 0) return refuse(400, 'schema', 'KZ_ERR_VALIDATION', 'body: must NOT have fewer than 1 items');
+        const problem = await checkItems(parsed.value, checkSocAlert);
+        if (problem) return refuse(400, 'schema', 'KZ_ERR_VALIDATION', problem);
+      } else if (!checkSoc(parsed.value)) return refuse(400, 'schema', 'KZ_ERR_VALIDATION', firstError(checkSoc.errors));
       const alerts = (Array.isArray(parsed.value) ? parsed.value : [parsed.value]) as SocAlert[];
       const ids = alerts.map((a) => a.id);
       // The store failing before or after the commit is a 503 with Retry-After, never a 500: the SOC resends,
@@ -138,13 +181,16 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       const dup = new Set(seen.rows.map((r) => r.delivery_id));
       const fresh = alerts.filter((a, i) => !dup.has(a.id) && ids.indexOf(a.id) === i);
       if (fresh.length) {
-        if (!(await commit('soc', fresh.map((a) => socToSignal(src.name, a, src.system)), reply))) return reply;
-        // Recorded after the commit: a crash in between means a retried delivery is folded into the same incident, never lost.
-        try {
+        // Each chunk's ids are recorded after its commit: a crash in between means a retried delivery is folded into the
+        // same incident, never lost; a 503 half-way leaves the committed chunks marked, so the retry takes the rest.
+        const record = async (slice: SocAlert[]) => {
           await d.q.query(
             `INSERT INTO intake_deliveries (source, delivery_id, received_at) SELECT $1, x, $3 FROM jsonb_array_elements_text($2::jsonb) AS x ON CONFLICT DO NOTHING`,
-            [src.name, JSON.stringify(fresh.map((a) => a.id)), new Date(d.clock.now()).toISOString()],
+            [src.name, JSON.stringify(slice.map((a) => a.id)), new Date(d.clock.now()).toISOString()],
           );
+        };
+        try {
+          if (!(await commitInChunks('soc', fresh, (a) => socToSignal(src.name, a, src.system), reply, record))) return reply;
         } catch (err) {
           return storeDown(err);
         }
@@ -155,13 +201,15 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
 
   // --- Alertmanager API v2, enough for Prometheus, Grafana and amtool to deliver unchanged.
   const amAuth = d.authorize('soc');
+  const amAuthIfRequired = async function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
+    if (d.config().alertmanager.require_auth) return amAuth.call(this, req, reply, () => {});
+  };
   await app.register(async (sub) => {
     sub.removeContentTypeParser('application/json');
     sub.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     sub.post<{ Body: Buffer }>('/api/v2/alerts', {
-      preHandler: async (req, reply) => {
-        if (d.config().alertmanager.require_auth) return amAuth.call(sub, req, reply, () => {});
-      },
+      // onRequest: the token is checked before the body is read.
+      onRequest: amAuthIfRequired,
       schema: { tags: ['intake'], summary: 'Alertmanager-compatible: Prometheus posts its alerts here (answers exactly 200)' },
     }, async (req, reply) => {
       const parsed = parseJson(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
@@ -169,20 +217,27 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
         rejected.inc({ endpoint: 'alertmanager', reason: parsed.why });
         return sendError(reply, 400, 'KZ_ERR_VALIDATION', parsed.reason);
       }
-      if (!checkAlerts(parsed.value)) {
+      if (Array.isArray(parsed.value) && parsed.value.length > maxAlerts()) {
+        rejected.inc({ endpoint: 'alertmanager', reason: 'too_many' });
+        return sendError(reply, 413, 'KZ_ERR_PAYLOAD_TOO_LARGE', tooMany(parsed.value.length, maxAlerts()));
+      }
+      const problem = Array.isArray(parsed.value) ? await checkItems(parsed.value, checkAlert) : checkAlerts(parsed.value) ? null : firstError(checkAlerts.errors);
+      if (problem) {
         rejected.inc({ endpoint: 'alertmanager', reason: 'schema' });
-        return sendError(reply, 400, 'KZ_ERR_VALIDATION', firstError(checkAlerts.errors));
+        return sendError(reply, 400, 'KZ_ERR_VALIDATION', problem);
       }
       const alerts = parsed.value as PostableAlert[];
       const now = d.clock.now();
       const def = d.config().alertmanager.default_system;
-      if (alerts.length && !(await commit('alertmanager', alerts.map((a) => alertToSignal(a, now, def)), reply))) return reply;
+      if (alerts.length && !(await commitInChunks('alertmanager', alerts, (a) => alertToSignal(a, now, def), reply))) return reply;
       // amtool treats anything but 200 as failure.
       return reply.code(200).send();
     });
   });
 
-  app.get('/api/v2/status', { schema: { tags: ['intake'], summary: 'Alertmanager-compatible status (for amtool and Grafana)', security: [] } }, async () => ({
+  // Authenticated like the alerts (role soc unless intake.alertmanager.require_auth is false): amtool and Grafana send
+  // the credentials of their http config; Prometheus never reads it.
+  app.get('/api/v2/status', { onRequest: amAuthIfRequired, schema: { tags: ['intake'], summary: 'Alertmanager-compatible status (for amtool and Grafana; role soc)' } }, async () => ({
     cluster: { name: 'kuzet', status: 'ready', peers: [] },
     versionInfo: { version: d.version, branch: 'kuzet', revision: 'kuzet', buildUser: 'kuzet', buildDate: '', goVersion: 'none' },
     config: { original: '# kuzet receives alerts itself; routing and notification are configured in kuzet.yaml\nroute:\n  receiver: kuzet\nreceivers:\n  - name: kuzet\n' },

@@ -7,6 +7,8 @@ interface Cookie {
   value: string;
   domain: string;
   hostOnly: boolean;
+  /** A host-only cookie goes back to the port that set it (as written in the URL), never to another port. */
+  port: string;
   path: string;
   secure: boolean;
   expiresAt?: number;
@@ -29,6 +31,7 @@ export class CookieJar {
         value: pair.slice(eq + 1).trim(),
         domain: url.hostname,
         hostOnly: true,
+        port: url.port,
         path: defaultPath(url),
         secure: false,
       };
@@ -64,7 +67,7 @@ export class CookieJar {
     for (const c of this.#cookies.values()) {
       if (c.expiresAt !== undefined && c.expiresAt <= now) continue;
       if (c.secure && url.protocol !== 'https:') continue;
-      if (c.hostOnly ? url.hostname !== c.domain : !domainMatch(url.hostname, c.domain)) continue;
+      if (c.hostOnly ? url.hostname !== c.domain || url.port !== c.port : !domainMatch(url.hostname, c.domain)) continue;
       if (!pathMatch(url.pathname, c.path)) continue;
       out.push(`${c.name}=${c.value}`);
     }

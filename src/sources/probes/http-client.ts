@@ -100,11 +100,15 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
   } catch (err) {
     return { ok: false, reason: `cannot set up TLS: ${(err as Error).message}`, durationMs: 0 };
   }
+  // Credentials the probe was given are for the origin it names: once a redirect leaves that origin (another scheme,
+  // host or port), authorization, x-api-key and cookie headers are not sent again, as curl and browsers do.
+  const origin = url.origin;
+  let crossed = false;
   try {
     for (let redirects = 0; ; redirects++) {
       phase = 'connecting';
       received = 0;
-      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', 'accept-encoding': ACCEPT_ENCODING, ...(spec.headers ?? {}) };
+      const headers: Record<string, string> = { 'user-agent': o.userAgent ?? 'kuzet-probe/0.1', 'accept-encoding': ACCEPT_ENCODING, ...(crossed ? withoutCredentials(spec.headers) : spec.headers ?? {}) };
       // A probe that names its own Accept-Encoding (any case) sends only that one.
       if (spec.headers && Object.keys(spec.headers).some((h) => h !== 'accept-encoding' && h.toLowerCase() === 'accept-encoding')) delete headers['accept-encoding'];
       if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = body.type;
@@ -127,6 +131,7 @@ export async function exchange(spec: HttpRequestSpec, o: ExchangeOptions): Promi
       if (isRedirect && redirects < maxRedirects) {
         await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
         url = new URL(location, url);
+        if (url.origin !== origin) crossed = true;
         if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
           method = 'GET';
           body = undefined;
@@ -282,6 +287,12 @@ function decodeStage(input: Readable, coding: string): Readable {
     }
   }
   return Readable.from(run(), { objectMode: false });
+}
+
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'x-api-key', 'cookie']);
+
+function withoutCredentials(headers: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).filter(([k]) => !CREDENTIAL_HEADERS.has(k.toLowerCase())));
 }
 
 /** Drop a response body we will not read; destroying it emits an error nobody else listens for. */

@@ -5,6 +5,10 @@ export const intakeSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
+    max_alerts_per_request: {
+      type: 'integer', minimum: 1, maximum: 100_000, default: 1000,
+      description: 'alerts in one request to /api/v2/alerts or the SOC webhook; a larger request is refused with 413',
+    },
     alertmanager: {
       type: 'object',
       additionalProperties: false,
@@ -40,6 +44,7 @@ export const intakeSchema = {
 };
 
 export interface IntakeConfig {
+  max_alerts_per_request?: number;
   alertmanager: { require_auth: boolean; default_system: string };
   soc: { replay_window: string; sources: Array<{ name: string; secret: string; system: string }> };
 }

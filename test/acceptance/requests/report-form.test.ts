@@ -16,6 +16,7 @@ import { registerRequestRoutes } from '../../../src/requests/http.ts';
 import { RequestService } from '../../../src/requests/service.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { freshStore } from '../../support/store.ts';
+import { samplePdf } from '../../support/files.ts';
 
 // The public report form end to end in real headless Chromium (Debian package `chromium`), both languages, no
 // script on the page. Screenshots go to test-output/requests/.
@@ -90,7 +91,7 @@ describe('public report form in headless Chromium', { skip, timeout: 120_000 }, 
         await page.screenshot({ path: join(OUT, `report-error-${lang}.png`), fullPage: true });
 
         await page.fill('#iin', '850115300011');
-        await page.setInputFiles('#attachment', { name: 'скан.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
+        await page.setInputFiles('#attachment', { name: 'скан.pdf', mimeType: 'application/pdf', buffer: samplePdf() });
         await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
         const number = await page.textContent('#request-number');
         assert.match(number ?? '', /^R-2026-\d{6}$/);

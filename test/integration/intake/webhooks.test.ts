@@ -157,8 +157,12 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
     assert.equal(n, 0);
   });
 
-  it('serves /api/v2/status the way amtool reads it', async () => {
-    const r = await t.app.http.inject({ method: 'GET', url: '/api/v2/status' });
+  it('serves /api/v2/status the way amtool reads it, to a soc token only (as the README says)', async () => {
+    const anon = await t.app.http.inject({ method: 'GET', url: '/api/v2/status' });
+    assert.equal(anon.statusCode, 401, anon.body);
+    assert.equal((await t.app.http.inject({ method: 'GET', url: '/api/v2/status', headers: { authorization: `Bearer ${viewer}` } })).statusCode, 403);
+    const basic = 'Basic ' + Buffer.from(`amtool:${soc}`).toString('base64');
+    const r = await t.app.http.inject({ method: 'GET', url: '/api/v2/status', headers: { authorization: basic } });
     assert.equal(r.statusCode, 200);
     assert.equal(typeof r.json().config.original, 'string');
     assert.equal(r.json().cluster.status, 'ready');
@@ -172,6 +176,8 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
     );
     const body = fc.oneof(
       fc.json({ maxDepth: 6 }),
+      // any UTF-16 code unit in strings and keys: NUL and unpaired surrogates included
+      fc.json({ maxDepth: 4, stringUnit: 'binary' }),
       fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)),
       fc.array(fc.record({ labels: fc.dictionary(fc.string({ maxLength: 12 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer())), endsAt: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())) }, { requiredKeys: [] }), { maxLength: 5 }).map((a) => JSON.stringify(a)),
     );
@@ -187,5 +193,53 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
       }),
       { numRuns: 300, seed: 20261124 },
     );
+  });
+
+  // Text that cannot be stored (U+0000, unpaired surrogates) and dates outside 0001–9999 or not on the calendar, in
+  // any field of an authenticated Alertmanager post or a correctly signed SOC delivery: 400 naming the field, never a
+  // 5xx (a 503 would make Prometheus re-send the bad alert for ever), and nothing stored.
+  it('answers 400 naming the field to NUL, lone surrogates and impossible dates in any field (property)', async () => {
+    const nasty = fc.oneof(
+      fc.constantFrom('\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\udbff\u0000', 'ok\ud83d'),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter((x) => x.includes('\u0000') || !(x as unknown as { isWellFormed(): boolean }).isWellFormed()),
+    );
+    const badDate = fc.constantFrom('0000-01-01T00:00:00Z', '2026-02-30T00:00:00Z', '2026-13-01T00:00:00Z', '+275760-09-13T00:00:00Z', '-000001-01-01T00:00:00Z', '2026-03-02T24:00:00Z', '10000-01-01T00:00:00Z');
+    type Case = { kind: 'am' | 'soc'; body: unknown; field: RegExp };
+    const amCase: fc.Arbitrary<Case> = fc.oneof(
+      fc.tuple(fc.constantFrom('alertname', 'job', 'severity', 'instance'), nasty).map(([k, v]) => ({ kind: 'am' as const, body: [am({ labels: { alertname: 'Nasty', [k]: v } })], field: new RegExp(`body\\[0\\]\\.labels\\.${k}`) })),
+      fc.tuple(fc.constantFrom('summary', 'description'), nasty).map(([k, v]) => ({ kind: 'am' as const, body: [am(), am({ annotations: { [k]: v } })], field: new RegExp(`body\\[1\\]\\.annotations\\.${k}`) })),
+      fc.tuple(nasty).map(([v]) => ({ kind: 'am' as const, body: [am({ generatorURL: v })], field: /body\[0\]\.generatorURL/ })),
+      fc.tuple(fc.constantFrom('startsAt', 'endsAt'), badDate).map(([k, v]) => ({ kind: 'am' as const, body: [am({ [k]: v })], field: new RegExp(`body\\[0\\]\\.${k}`) })),
+    );
+    const socCase: fc.Arbitrary<Case> = fc.oneof(
+      fc.tuple(fc.constantFrom('id', 'rule', 'asset', 'system', 'summary'), nasty).map(([k, v]) => ({ kind: 'soc' as const, body: alert({ id: 'nasty', [k]: v }), field: new RegExp(`body\\.${k}`) })),
+      fc.tuple(nasty).map(([v]) => ({ kind: 'soc' as const, body: [alert({ id: 'n1' }), alert({ id: 'n2', details: { note: v } })], field: /body\[1\]\.details\.note/ })),
+      fc.tuple(nasty).map(([v]) => ({ kind: 'soc' as const, body: alert({ id: 'n3', details: { [v]: 1 } }), field: /body\.details\./ })),
+      fc.tuple(badDate).map(([v]) => ({ kind: 'soc' as const, body: alert({ id: 'n4', observed_at: v }), field: /body\.observed_at/ })),
+    );
+    const before = (await t.store.query<{ n: number }>('SELECT count(*)::int AS n FROM signals')).rows[0]!.n;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(amCase, socCase), async (c) => {
+        const text = JSON.stringify(c.body);
+        const r = c.kind === 'am' ? await postAm(c.body) : await postSoc('soc-main', text, signed(text));
+        assert.equal(r.statusCode, 400, `${c.kind} ${text} -> ${r.statusCode} ${r.body}`);
+        assert.match(r.json().error.message, c.field, text);
+      }),
+      { numRuns: 200, seed: 20261207 },
+    );
+    assert.equal((await t.store.query<{ n: number }>('SELECT count(*)::int AS n FROM signals')).rows[0]!.n, before, 'nothing stored');
+  });
+
+  it('refuses more alerts per request than intake.max_alerts_per_request with 413, before storing any', async () => {
+    const many = Array.from({ length: 1001 }, (_, i) => am({ labels: { alertname: `Cap${i}` } }));
+    const r = await postAm(many);
+    assert.equal(r.statusCode, 413, r.body);
+    assert.match(r.json().error.message, /1001 alerts in one request; at most 1000 .*intake\.max_alerts_per_request.*smaller batches/);
+    const socMany = JSON.stringify(Array.from({ length: 1001 }, (_, i) => alert({ id: `cap-${i}` })));
+    const s = await postSoc('soc-main', socMany, signed(socMany));
+    assert.equal(s.statusCode, 413, s.body);
+    assert.match(s.json().error.message, /at most 1000/);
+    const n = (await t.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE check_name LIKE 'Cap%'`)).rows[0]!.n;
+    assert.equal(n, 0);
   });
 });

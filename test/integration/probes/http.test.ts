@@ -248,3 +248,39 @@ describe('flow probe', () => {
 test('the page fixture is what the assertions above look for', () => {
   assert.ok(PAGE_RU.includes('Поиск вакансий'));
 });
+
+describe('http probe: credentials do not follow a redirect to another origin', () => {
+  test('authorization, x-api-key and cookies reach the same origin, never another port', async () => {
+    const seen: Array<{ port: number; path: string; headers: http.IncomingHttpHeaders }> = [];
+    const other = await listen(http.createServer((req, res) => {
+      seen.push({ port: other.port, path: req.url ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('landed');
+    }));
+    closers.push(other.close);
+    const first = await listen(http.createServer((req, res) => {
+      seen.push({ port: first.port, path: req.url ?? '', headers: req.headers });
+      if (req.url === '/start') res.writeHead(302, { location: '/same', 'set-cookie': 'session=s3cret; Path=/' }).end();
+      else res.writeHead(302, { location: `http://127.0.0.1:${other.port}/away` }).end();
+    }));
+    closers.push(first.close);
+    const r = await probe({
+      url: `http://127.0.0.1:${first.port}/start`,
+      headers: { Authorization: 'Bearer probe-token', 'X-Api-Key': 'probe-key', Cookie: 'pref=1', 'X-Trace': 'kept' },
+      assertions: [{ contains: 'landed' }],
+    });
+    assert.equal(r.ok, true, r.reason);
+    assert.deepEqual(seen.map((s) => s.path), ['/start', '/same', '/away']);
+    const [start, same, away] = seen as [typeof seen[0], typeof seen[0], typeof seen[0]];
+    assert.equal(start.headers.authorization, 'Bearer probe-token');
+    // The same origin keeps the credentials and gets the cookie it set.
+    assert.equal(same.headers.authorization, 'Bearer probe-token');
+    assert.equal(same.headers['x-api-key'], 'probe-key');
+    assert.match(String(same.headers.cookie), /session=s3cret/);
+    // Another port of the same host is another origin: nothing secret goes there, the rest does.
+    assert.equal(away.port, other.port);
+    assert.equal(away.headers.authorization, undefined);
+    assert.equal(away.headers['x-api-key'], undefined);
+    assert.equal(away.headers.cookie, undefined);
+    assert.equal(away.headers['x-trace'], 'kept');
+  });
+});

@@ -16,11 +16,12 @@ import { registerRequestRoutes } from '../../../src/requests/http.ts';
 import { registerRequestMetrics } from '../../../src/requests/metrics.ts';
 import { RequestService } from '../../../src/requests/service.ts';
 import type { Store } from '../../../src/store/store.ts';
+import { samplePdf, samplePng } from '../../support/files.ts';
 import { freshStore, storeKind } from '../../support/store.ts';
 
 const FILE = fileURLToPath(new URL('../../../config/calendars/kz.yaml', import.meta.url));
-const PDF = Buffer.from('%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n');
-const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]);
+const PDF = samplePdf();
+const PNG = samplePng();
 const EXE = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200, 0x90)]);
 
 type Part = { name: string; value: string | Buffer; filename?: string };

@@ -37,7 +37,7 @@ describe('configuration loading', () => {
     ['a bad duration', { 'kuzet.yaml': 'incidents:\n  reopen_window: fast\n' }, {}, ['kuzet.yaml:2:18: incidents.reopen_window: expected a duration like "30s", got "fast"']],
     ['a wrong type', { 'kuzet.yaml': 'server:\n  port: eighty\n' }, {}, ['kuzet.yaml:2:9: server.port: expected an integer, got "eighty"']],
     ['a number out of range', { 'kuzet.yaml': 'server:\n  port: 70000\n' }, {}, ['kuzet.yaml:2:9: server.port: expected a number <= 65535, got 70000']],
-    ['an unknown field', { 'kuzet.yaml': 'server:\n  prot: 80\n' }, {}, ['kuzet.yaml:2:3: server.prot: unknown field (allowed: listen, port, public_url, body_limit_bytes, trust_proxy)']],
+    ['an unknown field', { 'kuzet.yaml': 'server:\n  prot: 80\n' }, {}, ['kuzet.yaml:2:3: server.prot: unknown field (allowed: listen, port, public_url, body_limit_bytes, trust_proxy, body_timeout)']],
     ['a value outside an enum', { 'kuzet.yaml': 'log:\n  level: loud\n' }, {}, ['kuzet.yaml:2:10: log.level: expected one of "error", "warn", "info", "debug", got "loud"']],
     ['a missing required field', { 'kuzet.yaml': 'systems:\n  - id: enbek\n' }, {}, ['kuzet.yaml:2:5: systems[0]: missing required field "name"']],
     ['a YAML syntax error', { 'kuzet.yaml': 'server:\n  port: [80\n' }, {}, ['kuzet.yaml:3:1: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']],
