@@ -41,6 +41,8 @@ import { openStore, redactUrl, type Store } from './store/store.ts';
 
 // The composition root: builds every component from the config and returns { start, stop, reload }.
 
+const STORY_EVENTS = new Set(['opened', 'reopened', 'resolved', 'acknowledged']);
+
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface AppOptions {
@@ -106,6 +108,22 @@ export async function createApp(opts: AppOptions): Promise<App> {
       incidentResolved: (s) => metrics.incidentDuration.observe(s),
     },
   });
+  // Log lines that tell the story: one info line per incident change that matters to a person, with its link.
+  const incidentUrl = (id: number) => `${config.kuzet.server.public_url.replace(/\/+$/, '')}/incidents/${id}`;
+  engine.onChanges(async (_q, changes) => {
+    for (const { incident: i, event: e } of changes) {
+      if (!STORY_EVENTS.has(e.kind)) continue;
+      log.info(`incident ${i.id} ${e.kind}: ${i.system}/${i.check} ${i.severity} "${i.title.slice(0, 200)}" ${incidentUrl(i.id)}`, {
+        incident: i.id,
+        url: incidentUrl(i.id),
+        event: e.kind,
+        system: i.system,
+        check: i.check,
+        severity: i.severity,
+        actor: e.actor,
+      });
+    }
+  });
   const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s), {
     maxBatch: config.kuzet.signals.max_batch,
     maxQueue: config.kuzet.signals.max_queue,
@@ -124,6 +142,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
 
   const verifier = new TokenVerifier(store, clock, config.kuzet.auth.bootstrap_token);
+  if (config.kuzet.auth.bootstrap_token) {
+    log.warn('the bootstrap admin token (KUZET_ADMIN_TOKEN) is active: it has the admin role until it is removed; create tokens with `kuzet token create` and unset it');
+  }
   const authorize = makeAuthorize(verifier);
   const http = await createServer({
     log,
@@ -196,6 +217,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     config: () => requestsCfg,
     logger: log.child({ component: 'requests' }),
     removeAttachment: (n) => attachments.remove(n),
+    incidentUrl,
     metrics: requestMetrics,
     onDeadline: (q, change) => deadlines.onDeadline(q, change),
     // The user's acknowledgement e-mail leaves through the outbox, committed with the acknowledgement itself.
@@ -236,6 +258,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     store,
     registry: metrics.registry,
     logger: log.child({ component: 'probes' }),
+    incidentUrl,
     settings: config.kuzet.probes as unknown as ProbesSection,
   });
   await probes.apply(config.probeFiles as unknown as ProbeFile[]);

@@ -1,3 +1,4 @@
+import { bootstrapTokenProblems } from './access/tokens.ts';
 import type { SchemaPlugins } from './config/load.ts';
 import { backupsConfigProblems, backupsConfigSchema, type BackupsConfig } from './backups/index.ts';
 import { escalationConfigProblems } from './escalation/check.ts';
@@ -25,5 +26,5 @@ export const schemaPlugins: SchemaPlugins = {
   sections: { intake: intakeSchema, requests: withoutMeta(REQUESTS_CONFIG_SCHEMA), escalation: withoutMeta(escalationConfigSchema), probes: probesSectionSchema, logs: withoutMeta(logsConfigSchema), backups: withoutMeta(backupsConfigSchema) },
   probeFile: probeFileSchema,
   probeChecks: [(files) => probeSetProblems(files.map((f) => ({ file: f.file, data: f.data as unknown as ProbeFile }))).map((p) => ({ file: p.file, path: p.segments, message: p.message }))],
-  checks: [(k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir), (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located)],
+  checks: [(k) => bootstrapTokenProblems(k.auth.bootstrap_token), (k) => escalationConfigProblems(k.escalation as EscalationConfig), (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir), (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located)],
 };

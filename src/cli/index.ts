@@ -17,6 +17,7 @@ import { createMetrics } from '../metrics.ts';
 import { calendarDueCommand } from '../requests/calendar-cli.ts';
 import { runProbeOnce, type ProbeFile } from '../sources/probes/index.ts';
 import { schemaPlugins } from '../sections.ts';
+import { DATE_OR_INSTANT_HINT, localTime, parseDateOrInstant } from '../local-time.ts';
 import { api, ApiError } from './api-client.ts';
 import { incidentDetail, incidentTable, table } from './format.ts';
 
@@ -65,6 +66,11 @@ async function withStore<T>(file: string, fn: (s: Store, cfg: LoadedConfig) => P
 const positiveInt = (v: string) => {
   if (!/^\d{1,15}$/.test(v) || Number(v) < 1) throw new InvalidArgumentError('expected a positive whole number');
   return Number(v);
+};
+
+const dateOrInstant = (v: string) => {
+  if (Number.isNaN(parseDateOrInstant(v))) throw new InvalidArgumentError(`expected ${DATE_OR_INSTANT_HINT}`);
+  return v;
 };
 
 export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<void> }): Command {
@@ -150,11 +156,13 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
     .addOption(new Option('--status <status>', 'filter by status').choices(['open', 'acknowledged', 'resolved', 'unresolved']))
     .option('--system <id>', 'filter by system')
     .addOption(new Option('--severity <level>').choices([...SEVERITIES]))
+    .option('--since <time>', 'opened at or after: a date (2026-12-01 = midnight Asia/Almaty) or an ISO time with offset', dateOrInstant)
+    .option('--until <time>', 'opened before: a date or an ISO time with offset', dateOrInstant)
     .option('--limit <n>', 'how many', positiveInt, 50)
     .option('--json', 'print JSON')
-    .action(async (o: { config: string; url?: string; token?: string; status?: string; system?: string; severity?: string; limit: number; json?: boolean }) => {
+    .action(async (o: { config: string; url?: string; token?: string; status?: string; system?: string; severity?: string; since?: string; until?: string; limit: number; json?: boolean }) => {
       const qs = new URLSearchParams();
-      for (const k of ['status', 'system', 'severity'] as const) if (o[k]) qs.set(k, o[k]!);
+      for (const k of ['status', 'system', 'severity', 'since', 'until'] as const) if (o[k]) qs.set(k, o[k]!);
       qs.set('limit', String(o.limit));
       const r = await api<{ items: PublicIncident[] }>(target(o), o.token, 'GET', `/api/v1/incidents?${qs}`);
       io.out((o.json ? JSON.stringify(r, null, 2) : incidentTable(r.items)) + '\n');
@@ -174,7 +182,7 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       const r = await api<PublicIncident>(target(o), o.token, 'POST', '/api/v1/incidents', {
         system: o.system, title: o.title, severity: o.severity, ...(o.description ? { description: o.description } : {}),
       });
-      io.out(`incident #${r.id} ${r.status}: ${r.title}\n`);
+      io.out(`incident #${r.id} ${r.status}: ${r.title} (opened ${localTime(r.opened_at)})\n`);
     });
   for (const [name, path, what] of [['ack', 'ack', 'acknowledge'], ['resolve', 'resolve', 'resolve']] as const) {
     apiOpts(inc.command(name).description(`${what} an incident`).argument('<id>', 'incident id', positiveInt))
@@ -263,7 +271,7 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
   tok.command('ls').description('list tokens (never their values)').addOption(cfgOpt()).action(async (o: { config: string }) => {
     await withStore(o.config, async (store) => {
       const rows = await listTokens(store);
-      io.out(table([['ID', 'NAME', 'ROLE', 'CREATED', 'REVOKED'], ...rows.map((r) => [String(r.id), r.name, r.role, new Date(r.created_at).toISOString(), r.revoked_at ? new Date(r.revoked_at).toISOString() : '-'])]) + '\n');
+      io.out(table([['ID', 'NAME', 'ROLE', 'CREATED', 'REVOKED'], ...rows.map((r) => [String(r.id), r.name, r.role, localTime(new Date(r.created_at).getTime()), r.revoked_at ? localTime(new Date(r.revoked_at).getTime()) : '-'])]) + '\n');
     });
   });
   tok.command('revoke').description('revoke a token').addOption(cfgOpt()).argument('<id>', 'token id', positiveInt).action(async (id: number, o: { config: string }) => {

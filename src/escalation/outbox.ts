@@ -138,10 +138,11 @@ export function rowToItem(r: OutboxRow): OutboxItem {
   };
 }
 
-export async function listOutbox(q: Queryable, f: { state?: OutboxState; subjectId?: number; limit?: number } = {}): Promise<OutboxItem[]> {
+export async function listOutbox(q: Queryable, f: { state?: OutboxState; subjectKind?: string; subjectId?: number; limit?: number } = {}): Promise<OutboxItem[]> {
   const where: string[] = [];
   const args: unknown[] = [];
   if (f.state) where.push(`state = $${args.push(f.state)}`);
+  if (f.subjectKind) where.push(`subject_kind = $${args.push(f.subjectKind)}`);
   if (f.subjectId !== undefined) where.push(`subject_id = $${args.push(f.subjectId)}`);
   const limit = Math.min(Math.max(f.limit ?? 100, 1), 1000);
   const r = await q.query<OutboxRow>(

@@ -7,6 +7,7 @@ import { nullLogger, type Logger } from '../log.ts';
 import type { Store } from '../store/store.ts';
 import type { Channel, SendResult } from './channel.ts';
 import { errorText } from './channel.ts';
+import { placeholderHold } from './placeholders.ts';
 import { chooseRunbook, type Runbook } from './runbooks.ts';
 import { renderMessage } from './templates.ts';
 
@@ -203,7 +204,10 @@ export class DeliveryWorker {
       return;
     }
     let result: SendResult;
-    if (!channel || !chCfg) {
+    const held = placeholderHold(cfg, item);
+    if (held) {
+      result = { ok: false, retry: false, error: held }; // never handed to the channel (see placeholders.ts)
+    } else if (!channel || !chCfg) {
       result = { ok: false, retry: false, error: `channel ${item.channel} is not configured` };
     } else {
       const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
@@ -246,6 +250,7 @@ export class DeliveryWorker {
       );
       this.#outcomes?.inc({ channel: item.channel, outcome: 'sent' });
       this.#latency?.observe({ channel: item.channel }, Math.max(0, now - item.createdAt) / 1000);
+      this.#story('sent', item);
       return;
     }
     const maxAttempts = chCfg?.max_attempts ?? DEFAULTS.maxAttempts;
@@ -276,6 +281,7 @@ export class DeliveryWorker {
       await store.query(`UPDATE outbox SET state = 'dead', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3`, [item.id, result.error, this.#id]);
       this.#outcomes?.inc({ channel: item.channel, outcome: 'dead' });
       this.#log.error('notification dead-lettered', { id: item.id, channel: item.channel, error: result.error });
+      this.#story('dead-lettered', item, result.error);
       return;
     }
     const s = this.#settings();
@@ -285,6 +291,25 @@ export class DeliveryWorker {
       [item.id, result.error, new Date(now + delay).toISOString(), this.#id],
     );
     this.#outcomes?.inc({ channel: item.channel, outcome: 'retry' });
+    this.#story('retried', item, result.error, now + delay);
+  }
+
+  /** One info line per page outcome, with the incident and its link (issue 19: log lines that tell the story). */
+  #story(what: 'sent' | 'retried' | 'dead-lettered', item: OutboxItem, error?: string, nextAt?: number): void {
+    const inc = item.subjectKind === 'incident' ? item.subjectId : null;
+    const url = item.message.incidentUrl;
+    const who = item.recipient.person ?? item.recipient.address ?? item.channel;
+    const subject = inc !== null ? `incident ${inc}` : `${item.subjectKind} ${item.subjectId}`;
+    this.#log.info(`${item.message.kind} ${what}: ${subject} to ${who} via ${item.channel}${url ? ` ${url}` : ''}${error ? ` (${error})` : ''}`, {
+      notification: item.id,
+      incident: inc,
+      url,
+      channel: item.channel,
+      recipient: who,
+      attempt: item.attempts,
+      ...(error ? { error } : {}),
+      ...(nextAt !== undefined ? { next_attempt_at: new Date(nextAt).toISOString() } : {}),
+    });
   }
 }
 
