@@ -26,6 +26,8 @@ import { registerRequestRoutes } from './requests/http.ts';
 import { registerRequestMetrics } from './requests/metrics.ts';
 import { RequestService } from './requests/service.ts';
 import { createServer } from './http/server.ts';
+import type { Channel } from './notify/channel.ts';
+import { buildSummary, summaryText } from './summary.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { schemaPlugins } from './sections.ts';
@@ -54,6 +56,8 @@ export interface AppOptions {
   store?: Store;
   /** Override the listening port (tests pass 0). */
   port?: number;
+  /** Channel clients the status summary asks (tests); default: built from the config for each look. */
+  summaryChannels?: (cfg: EscalationConfig) => Record<string, Channel>;
 }
 
 export interface App {
@@ -293,6 +297,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
   });
   await registerBackupRoutes(http, { service: backups, authorize });
 
+  // The operator's first hour: a start-up summary in the log, and the same at GET /api/v1/status (`kuzet status`).
+  let listeningAt = '';
+  const summary = () => buildSummary({ config, clock, url: listeningAt, version: VERSION, channels: opts.summaryChannels });
+  http.get('/api/v1/status', {
+    preHandler: authorize('viewer'),
+    schema: { tags: ['operations'], summary: 'What kuzet watches, where its data is, who it can page, and the shipped placeholders still in use' },
+  }, async () => {
+    const s = await summary();
+    return { ...s, text: summaryText(s).split('\n') };
+  });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let sweepTimer: { cancel(): void } | null = null;
   let stopped = false;
@@ -333,6 +348,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await logs.start();
       await backups.start();
       log.info('kuzet listening', { address, version: VERSION });
+      listeningAt = address;
+      const s = await summary();
+      log.info(`start-up summary\n${summaryText(s)}`, { summary: s });
       return { url: address };
     },
     async stop() {

@@ -81,6 +81,11 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   const cfgOpt = () => new Option('-c, --config <file>', 'main configuration file').default(DEFAULT_CONFIG);
+  const apiOptsOf = (c: Command) =>
+    c
+      .addOption(cfgOpt())
+      .addOption(new Option('--url <url>', 'kuzet base URL (default: server.public_url from the config)').env('KUZET_URL'))
+      .addOption(new Option('--token <token>', 'API token').env('KUZET_TOKEN'));
 
   program
     .command('run')
@@ -144,12 +149,15 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       });
     });
 
+  apiOptsOf(program.command('status').description('what a running kuzet watches, where its data is, who it can page, and the shipped placeholders still in use'))
+    .option('--json', 'print JSON')
+    .action(async (o: { config: string; url?: string; token?: string; json?: boolean }) => {
+      const r = await api<{ text: string[] }>(o.url ?? readConfig(o.config).kuzet.server.public_url, o.token, 'GET', '/api/v1/status');
+      io.out((o.json ? JSON.stringify(r, null, 2) : `${r.text.join('\n')}\nas of ${localTime(systemClock.now())}`) + '\n');
+    });
+
   const inc = program.command('incidents').description('list, show, open, acknowledge, resolve and annotate incidents (through the API of a running kuzet)');
-  const apiOpts = (c: Command) =>
-    c
-      .addOption(cfgOpt())
-      .addOption(new Option('--url <url>', 'kuzet base URL (default: server.public_url from the config)').env('KUZET_URL'))
-      .addOption(new Option('--token <token>', 'API token').env('KUZET_TOKEN'));
+  const apiOpts = apiOptsOf;
   const target = (o: { config: string; url?: string }) => o.url ?? readConfig(o.config).kuzet.server.public_url;
 
   apiOpts(inc.command('ls').description('list incidents, newest first'))
