@@ -39,7 +39,14 @@ describe(`a newcomer's snags on ${storeKind}`, () => {
   let t: TestApp;
   let url: string, oncall: string, viewer: string;
   before(async () => {
-    t = await testApp();
+    t = await testApp(`${TEST_CONFIG}escalation:
+  people:
+    aigerim: { name: Aigerim, email: aigerim@ops.kz, lang: kk }
+  channels:
+    email: { type: email, host: 127.0.0.1, port: 2525, from: kuzet@ops.kz }
+  policies:
+    - { name: all, ack_deadline: 15m, steps: [{ after: 0m, notify: [{ person: aigerim }] }] }
+`);
     url = (await t.app.start()).url;
     [oncall, viewer] = await Promise.all([t.token('oncall', 'aigerim'), t.token('viewer')]);
   });
@@ -104,7 +111,9 @@ describe(`a newcomer's snags on ${storeKind}`, () => {
       else if (/(_at|At)$/.test(key)) times.push(v);
     };
     walk(r);
-    assert.ok(times.length > 0);
+    assert.equal(r.items.length, 1);
+    assert.equal(r.notifications.length, 1);
+    assert.ok(times.length >= 5, JSON.stringify(r));
     for (const v of times) assert.ok(v === null || (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v)), `not ISO 8601: ${JSON.stringify(v)}`);
   });
 });
