@@ -17,6 +17,7 @@ import { enqueueNotifications } from './escalation/outbox.ts';
 import { wireRequestDeadlines } from './escalation/request-deadlines.ts';
 import { registerEscalationRoutes } from './escalation/routes.ts';
 import { createEscalationService, type EscalationService } from './notify/service.ts';
+import { systemNamer } from './notify/templates.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { BackupService, registerBackupRoutes, resolveBackupsConfig, type BackupsConfig } from './backups/index.ts';
 import { AttachmentStore } from './requests/attachments.ts';
@@ -187,6 +188,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     engine,
     config: escalationCfg,
     runbooksDir: resolve('runbooks'),
+    systemName: (id, lang) => systemNamer(config.kuzet.systems)(id, lang),
     log,
     registry: metrics.registry,
     instanceId: `${hostname()}:${process.pid}`,

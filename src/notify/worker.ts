@@ -9,7 +9,7 @@ import type { Channel, SendResult } from './channel.ts';
 import { errorText } from './channel.ts';
 import { placeholderHold } from './placeholders.ts';
 import { chooseRunbook, type Runbook } from './runbooks.ts';
-import { renderMessage } from './templates.ts';
+import { renderMessage, type SystemNamer } from './templates.ts';
 
 // The outbox delivery worker. Any number of instances may run: rows are claimed with
 // FOR UPDATE SKIP LOCKED and a lease (state 'sending', claimed_until). A worker that dies mid-claim
@@ -25,6 +25,8 @@ export interface DeliveryDeps {
   /** Live channel clients by configured name (see buildChannels). */
   channels: () => Record<string, Channel>;
   runbooks?: () => readonly Runbook[];
+  /** System names in the receiver's language (from `systems[]` of the config). */
+  systemName?: SystemNamer;
   log?: Logger;
   registry?: Registry;
   /** Names this worker in claims (instance id). */
@@ -211,7 +213,7 @@ export class DeliveryWorker {
       result = { ok: false, retry: false, error: `channel ${item.channel} is not configured` };
     } else {
       const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
-      const message = renderMessage(item.message, item.lang, runbook);
+      const message = renderMessage(item.message, item.lang, runbook, this.#deps.systemName);
       result = await this.#sendWithTimeout(channel, chCfg, item, message);
     }
     await this.#settle(item, chCfg, result);
