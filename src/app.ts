@@ -353,6 +353,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       listeningAt = address;
       const s = await summary();
       log.info(`start-up summary\n${summaryText(s)}`, { summary: s });
+      for (const c of s.channels) if (c.answers === false) log.warn(`channel ${c.name} does not answer: ${c.detail}`, { channel: c.name });
       return { url: address };
     },
     async stop() {
