@@ -68,6 +68,9 @@ function exists(path: string): boolean {
   }
 }
 
+/** A placeholder address as the summary names it: its domain only ("…@example.kz"), which log masking leaves readable. */
+const shown = (a: string | undefined) => (a && a.includes('@') ? `…@${a.slice(a.lastIndexOf('@') + 1)}` : String(a));
+
 async function checkChannel(name: string, type: string, ch: Channel | undefined, timeoutMs: number): Promise<ChannelStatus> {
   if (!ch) return { name, type, answers: false, detail: 'not built: the channel is missing a required setting' };
   if (!ch.check) return { name, type, answers: null, detail: `not checked (a ${type} channel is only tried by a real message)` };
@@ -138,7 +141,7 @@ export async function buildSummary(d: SummaryDeps): Promise<StatusSummary> {
     const why = !r.deliveries.length
       ? r.problems.join('; ') || 'no channel'
       : !real.length
-        ? `only placeholder addresses (${r.deliveries.map((x) => x.recipient.address).join(', ')})`
+        ? `only placeholder addresses (${r.deliveries.map((x) => shown(x.recipient.address)).join(', ')})`
         : `its channels do not answer (${real.map((x) => x.channel).join(', ')})`;
     unreachable_people.push({ person: `${id} (${person.name})`, why });
   }
@@ -150,11 +153,11 @@ export async function buildSummary(d: SummaryDeps): Promise<StatusSummary> {
     for (const a of [p.email, p.slack, p.telegram]) {
       if (!a || !isPlaceholderAddress(a, placeholderDomains)) continue;
       const held = isPlaceholderAddress(a, esc.placeholder_domains ?? []);
-      placeholders.push(`person ${id}: ${a} is a placeholder address (${held ? 'pages to it are held' : 'add its domain to escalation.placeholder_domains to hold pages to it'})`);
+      placeholders.push(`person ${id}: ${shown(a)} is a placeholder address (${held ? 'pages to it are held' : 'add its domain to escalation.placeholder_domains to hold pages to it'})`);
     }
   }
   for (const [name, c] of Object.entries(esc.channels ?? {})) {
-    for (const a of [c.from, c.to]) if (a && isPlaceholderAddress(a, placeholderDomains)) placeholders.push(`channel ${name}: ${a} is a placeholder address`);
+    for (const a of [c.from, c.to]) if (a && isPlaceholderAddress(a, placeholderDomains)) placeholders.push(`channel ${name}: ${shown(a)} is a placeholder address`);
   }
   const disabled = by_system.reduce((n, s) => n + s.disabled, 0);
   if (disabled) placeholders.push(`${disabled} probe(s) ship disabled (enabled: false) until their internal addresses are filled in`);

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { createApp, type App } from '../../../src/app.ts';
 import { runCli } from '../../../src/cli/index.ts';
 import { FakeClock } from '../../../src/clock.ts';
-import type { Logger } from '../../../src/log.ts';
+import { maskPersonal, type Logger } from '../../../src/log.ts';
 import { createToken } from '../../../src/access/tokens.ts';
 import { enqueueNotifications } from '../../../src/escalation/outbox.ts';
 import type { Store } from '../../../src/store/store.ts';
@@ -113,7 +113,9 @@ escalation:
     assert.match(text, /nobody \(Nobody\): its channels do not answer \(broken\)/);
     assert.doesNotMatch(text, /aigerim \(Aigerim\)/);
     assert.match(text, /escalation\.ack_links\.secret is the shipped placeholder/);
-    assert.match(text, /person duty-1: duty1@example\.kz is a placeholder address \(pages to it are held\)/);
+    assert.match(text, /person duty-1: …@example\.kz is a placeholder address \(pages to it are held\)/);
+    assert.match(text, /duty-1 \(Duty 1\): only placeholder addresses \(…@example\.kz\)/);
+    assert.equal(maskPersonal('…@example.kz'), '…@example.kz', 'log masking leaves the placeholder domain readable');
     assert.equal(smtp.mails.length, 0, 'asking the relay sends nothing');
   });
 
