@@ -194,5 +194,13 @@ escalation:
     const got = info(/^request \S+ received \(enbek\)/);
     assert.equal(got.length, 1);
     if (got[0]!.meta.incident !== null) assert.match(got[0]!.msg, /, incident \d+ https:\/\/kuzet\.ops\.kz\/incidents\/\d+$/);
+    const auth = { authorization: `Bearer ${admin}` };
+    const list = await app.http.inject({ url: '/api/v1/requests', headers: auth });
+    const req = (list.json().items as Array<{ id: number; number: string }>)[0]!;
+    for (const [action, payload] of [['acknowledge', {}], ['start', {}], ['answer', { answer: 'Поиск восстановлен' }]] as const) {
+      const r2 = await app.http.inject({ method: 'POST', url: `/api/v1/requests/${req.id}/${action}`, headers: auth, payload });
+      assert.equal(r2.statusCode, 200, `${action}: ${r2.body}`);
+    }
+    assert.equal(info(new RegExp(`^request ${req.number} answered`)).length, 1);
   });
 });
