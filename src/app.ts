@@ -18,6 +18,7 @@ import { enqueueNotifications } from './escalation/outbox.ts';
 import { wireRequestDeadlines } from './escalation/request-deadlines.ts';
 import { registerEscalationRoutes } from './escalation/routes.ts';
 import { createEscalationService, type EscalationService } from './notify/service.ts';
+import { systemNamer } from './notify/templates.ts';
 import { registerAdminRoutes } from './http/routes/tokens.ts';
 import { BackupService, registerBackupRoutes, resolveBackupsConfig, type BackupsConfig } from './backups/index.ts';
 import { nextCronTime } from './backups/config.ts';
@@ -35,6 +36,8 @@ import { resolveReportsConfig, type ReportsConfig } from './reports/config.ts';
 import { backupInfos, maintenanceInfos, probeInfos, systemInfos } from './reports/env.ts';
 import { registerReportRoutes } from './reports/routes.ts';
 import { REPORT_TIMER, ReportService } from './reports/service.ts';
+import type { Channel } from './notify/channel.ts';
+import { buildSummary, summaryText } from './summary.ts';
 import { createLogger, type Logger } from './log.ts';
 import { redactAckTokens } from './mask.ts';
 import { createMetrics } from './metrics.ts';
@@ -51,6 +54,8 @@ import { openStore, redactUrl, type Store } from './store/store.ts';
 
 // The composition root: builds every component from the config and returns { start, stop, reload }.
 
+const STORY_EVENTS = new Set(['opened', 'reopened', 'resolved', 'acknowledged']);
+
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface AppOptions {
@@ -62,6 +67,8 @@ export interface AppOptions {
   store?: Store;
   /** Override the listening port (tests pass 0). */
   port?: number;
+  /** Channel clients the status summary asks (tests); default: built from the config for each look. */
+  summaryChannels?: (cfg: EscalationConfig) => Record<string, Channel>;
 }
 
 export interface App {
@@ -125,6 +132,22 @@ export async function createApp(opts: AppOptions): Promise<App> {
       incidentResolved: (s) => metrics.incidentDuration.observe(s),
     },
   });
+  // Log lines that tell the story: one info line per incident change that matters to a person, with its link.
+  const incidentUrl = (id: number) => `${config.kuzet.server.public_url.replace(/\/+$/, '')}/incidents/${id}`;
+  engine.onChanges(async (_q, changes) => {
+    for (const { incident: i, event: e } of changes) {
+      if (!STORY_EVENTS.has(e.kind)) continue;
+      log.info(`incident ${i.id} ${e.kind}: ${i.system}/${i.check} ${i.severity} "${i.title.slice(0, 200)}" ${incidentUrl(i.id)}`, {
+        incident: i.id,
+        url: incidentUrl(i.id),
+        event: e.kind,
+        system: i.system,
+        check: i.check,
+        severity: i.severity,
+        actor: e.actor,
+      });
+    }
+  });
   const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s), {
     maxBatch: config.kuzet.signals.max_batch,
     maxQueue: config.kuzet.signals.max_queue,
@@ -145,6 +168,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
 
   const verifier = new TokenVerifier(store, clock, config.kuzet.auth.bootstrap_token);
+  if (config.kuzet.auth.bootstrap_token) {
+    log.warn('the bootstrap admin token (KUZET_ADMIN_TOKEN) is active: it has the admin role until it is removed; create tokens with `kuzet token create` and unset it');
+  }
   const authorize = makeAuthorize(verifier);
   const http = await createServer({
     log,
@@ -190,6 +216,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     engine,
     config: escalationCfg,
     runbooksDir: config.kuzet.runbooks_dir ? resolve(config.dir, config.kuzet.runbooks_dir) : shipped('runbooks'),
+    systemName: (id, lang) => systemNamer(config.kuzet.systems)(id, lang),
     log,
     registry: metrics.registry,
     instanceId: `${hostname()}:${process.pid}`,
@@ -225,6 +252,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     config: () => requestsCfg,
     logger: log.child({ component: 'requests' }),
     removeAttachment: (n) => attachments.remove(n),
+    incidentUrl,
     metrics: requestMetrics,
     onDeadline: (q, change) => deadlines.onDeadline(q, change),
     // The user's acknowledgement e-mail leaves through the outbox, committed with the acknowledgement itself.
@@ -268,6 +296,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     store,
     registry: metrics.registry,
     logger: log.child({ component: 'probes' }),
+    incidentUrl,
     settings: config.kuzet.probes as unknown as ProbesSection,
   });
   await probes.apply(config.probeFiles as unknown as ProbeFile[]);
@@ -323,6 +352,17 @@ export async function createApp(opts: AppOptions): Promise<App> {
   escalation.escalator.registerTimerHandler(REPORT_TIMER, reports.timerHandler((q, s) => engine.applyInTx(q, s)));
   await registerReportRoutes(http, { service: reports, authorize });
 
+  // The operator's first hour: a start-up summary in the log, and the same at GET /api/v1/status (`kuzet status`).
+  let listeningAt = '';
+  const summary = () => buildSummary({ config, clock, url: listeningAt, version: VERSION, channels: opts.summaryChannels });
+  http.get('/api/v1/status', {
+    preHandler: authorize('viewer'),
+    schema: { tags: ['operations'], summary: 'What kuzet watches, where its data is, who it can page, and the shipped placeholders still in use' },
+  }, async () => {
+    const s = await summary();
+    return { ...s, text: summaryText(s).split('\n') };
+  });
+
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let auditArchive: { stop(): void } | undefined;
   let sweepTimer: { cancel(): void } | null = null;
@@ -377,6 +417,10 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await reports.scheduleNqsDeadline();
       reports.start();
       log.info('kuzet listening', { address, version: VERSION });
+      listeningAt = address;
+      const s = await summary();
+      log.info(`start-up summary\n${summaryText(s)}`, { summary: s });
+      for (const c of s.channels) if (c.answers === false) log.warn(`channel ${c.name} does not answer: ${c.detail}`, { channel: c.name });
       return { url: address };
     },
     async stop() {

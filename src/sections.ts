@@ -1,4 +1,5 @@
 import { catalogueProblems, probeCatalogueProblems } from './config/catalogue.ts';
+import { bootstrapTokenProblems } from './access/tokens.ts';
 import type { SchemaPlugins } from './config/load.ts';
 import { backupsConfigProblems, backupsConfigSchema, type BackupsConfig } from './backups/index.ts';
 import { escalationConfigProblems } from './escalation/check.ts';
@@ -33,6 +34,7 @@ export const schemaPlugins: SchemaPlugins = {
   ],
   checks: [
     catalogueProblems,
+    (k) => bootstrapTokenProblems(k.auth.bootstrap_token),
     (k) => escalationConfigProblems(k.escalation as EscalationConfig),
     (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir),
     (k) => backupsConfigProblems(k.backups as BackupsConfig).map(located),

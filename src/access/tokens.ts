@@ -53,6 +53,17 @@ export async function listTokens(q: Queryable) {
 }
 
 /** Resolve a presented token to its principal, or null. A cache keeps the hot path off the store. */
+/** The bootstrap admin token is as strong as a generated one or refused: at least this many characters. */
+export const BOOTSTRAP_TOKEN_MIN = 32;
+
+export function bootstrapTokenProblems(token: string): Array<{ path: Array<string | number>; message: string }> {
+  if (!token || token.length >= BOOTSTRAP_TOKEN_MIN) return [];
+  return [{
+    path: ['auth', 'bootstrap_token'],
+    message: `the bootstrap admin token (KUZET_ADMIN_TOKEN) has ${token.length} characters; at least ${BOOTSTRAP_TOKEN_MIN} are required (e.g. the output of \`openssl rand -hex 32\`), or leave it empty`,
+  }];
+}
+
 export class TokenVerifier {
   #cache = new Map<string, { p: Principal | null; until: number }>();
 

@@ -25,6 +25,7 @@ import { envFromConfig } from '../reports/env.ts';
 import { ReportService } from '../reports/service.ts';
 import { runProbeOnce, type ProbeFile } from '../sources/probes/index.ts';
 import { schemaPlugins } from '../sections.ts';
+import { DATE_OR_INSTANT_HINT, localTime, parseDateOrInstant } from '../local-time.ts';
 import { api, ApiError } from './api-client.ts';
 import { incidentDetail, incidentTable, table } from './format.ts';
 
@@ -76,6 +77,11 @@ const positiveInt = (v: string) => {
   return Number(v);
 };
 
+const dateOrInstant = (v: string) => {
+  if (Number.isNaN(parseDateOrInstant(v))) throw new InvalidArgumentError(`expected ${DATE_OR_INSTANT_HINT}`);
+  return v;
+};
+
 export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<void> }): Command {
   const program = new Command('kuzet')
     .description('kuzet watches the Ministry of Labour portals and information systems, turns failures into incidents and pages the on-call engineer.')
@@ -84,6 +90,11 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
   const cfgOpt = () => new Option('-c, --config <file>', 'main configuration file').default(DEFAULT_CONFIG);
+  const apiOptsOf = (c: Command) =>
+    c
+      .addOption(cfgOpt())
+      .addOption(new Option('--url <url>', 'kuzet base URL (default: server.public_url from the config)').env('KUZET_URL'))
+      .addOption(new Option('--token <token>', 'API token').env('KUZET_TOKEN'));
 
   program
     .command('run')
@@ -176,23 +187,28 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       });
     });
 
+  apiOptsOf(program.command('status').description('what a running kuzet watches, where its data is, who it can page, and the shipped placeholders still in use'))
+    .option('--json', 'print JSON')
+    .action(async (o: { config: string; url?: string; token?: string; json?: boolean }) => {
+      const r = await api<{ text: string[] }>(o.url ?? readConfig(o.config).kuzet.server.public_url, o.token, 'GET', '/api/v1/status');
+      io.out((o.json ? JSON.stringify(r, null, 2) : `${r.text.join('\n')}\nas of ${localTime(systemClock.now())}`) + '\n');
+    });
+
   const inc = program.command('incidents').description('list, show, open, acknowledge, resolve and annotate incidents (through the API of a running kuzet)');
-  const apiOpts = (c: Command) =>
-    c
-      .addOption(cfgOpt())
-      .addOption(new Option('--url <url>', 'kuzet base URL (default: server.public_url from the config)').env('KUZET_URL'))
-      .addOption(new Option('--token <token>', 'API token').env('KUZET_TOKEN'));
+  const apiOpts = apiOptsOf;
   const target = (o: { config: string; url?: string }) => o.url ?? readConfig(o.config).kuzet.server.public_url;
 
   apiOpts(inc.command('ls').description('list incidents, newest first'))
     .addOption(new Option('--status <status>', 'filter by status').choices(['open', 'acknowledged', 'resolved', 'unresolved']))
     .option('--system <id>', 'filter by system')
     .addOption(new Option('--severity <level>').choices([...SEVERITIES]))
+    .option('--since <time>', 'opened at or after: a date (2026-12-01 = midnight Asia/Almaty) or an ISO time with offset', dateOrInstant)
+    .option('--until <time>', 'opened before: a date or an ISO time with offset', dateOrInstant)
     .option('--limit <n>', 'how many', positiveInt, 50)
     .option('--json', 'print JSON')
-    .action(async (o: { config: string; url?: string; token?: string; status?: string; system?: string; severity?: string; limit: number; json?: boolean }) => {
+    .action(async (o: { config: string; url?: string; token?: string; status?: string; system?: string; severity?: string; since?: string; until?: string; limit: number; json?: boolean }) => {
       const qs = new URLSearchParams();
-      for (const k of ['status', 'system', 'severity'] as const) if (o[k]) qs.set(k, o[k]!);
+      for (const k of ['status', 'system', 'severity', 'since', 'until'] as const) if (o[k]) qs.set(k, o[k]!);
       qs.set('limit', String(o.limit));
       const r = await api<{ items: PublicIncident[] }>(target(o), o.token, 'GET', `/api/v1/incidents?${qs}`);
       io.out((o.json ? JSON.stringify(r, null, 2) : incidentTable(r.items)) + '\n');
@@ -212,7 +228,7 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       const r = await api<PublicIncident>(target(o), o.token, 'POST', '/api/v1/incidents', {
         system: o.system, title: o.title, severity: o.severity, ...(o.description ? { description: o.description } : {}),
       });
-      io.out(`incident #${r.id} ${r.status}: ${r.title}\n`);
+      io.out(`incident #${r.id} ${r.status}: ${r.title} (opened ${localTime(r.opened_at)})\n`);
     });
   for (const [name, path, what] of [['ack', 'ack', 'acknowledge'], ['resolve', 'resolve', 'resolve']] as const) {
     apiOpts(inc.command(name).description(`${what} an incident`).argument('<id>', 'incident id', positiveInt))
@@ -339,7 +355,7 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
   tok.command('ls').description('list tokens (never their values)').addOption(cfgOpt()).action(async (o: { config: string }) => {
     await withStore(o.config, async (store) => {
       const rows = await listTokens(store);
-      io.out(table([['ID', 'NAME', 'ROLE', 'CREATED', 'REVOKED'], ...rows.map((r) => [String(r.id), r.name, r.role, new Date(r.created_at).toISOString(), r.revoked_at ? new Date(r.revoked_at).toISOString() : '-'])]) + '\n');
+      io.out(table([['ID', 'NAME', 'ROLE', 'CREATED', 'REVOKED'], ...rows.map((r) => [String(r.id), r.name, r.role, localTime(new Date(r.created_at).getTime()), r.revoked_at ? localTime(new Date(r.revoked_at).getTime()) : '-'])]) + '\n');
     });
   });
   tok.command('revoke').description('revoke a token').addOption(cfgOpt()).argument('<id>', 'token id', positiveInt).action(async (id: number, o: { config: string }) => {

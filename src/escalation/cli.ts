@@ -4,6 +4,7 @@ import type { Queryable } from '../store/store.ts';
 import type { EscalationConfig } from './config.ts';
 import { onCallNow } from './rotation.ts';
 import { createSilence, expireSilence, listSilences } from './silences.ts';
+import { localTime } from '../local-time.ts';
 
 // Plain functions behind `kuzet oncall now` and `kuzet silence ...`: arguments in, text and exit code out.
 
@@ -12,7 +13,7 @@ export interface CliOutput {
   code: number;
 }
 
-const almaty = (t: number) => new Date(t + 5 * 3_600_000).toISOString().slice(0, 16).replace('T', ' ');
+const almaty = (t: number) => localTime(t);
 
 /** `kuzet oncall now [--rotation NAME] [--at ISO] [--json]` */
 export function oncallNowCommand(cfg: EscalationConfig, now: number, opts: { rotation?: string; at?: string; json?: boolean } = {}): CliOutput {
@@ -28,7 +29,7 @@ export function oncallNowCommand(cfg: EscalationConfig, now: number, opts: { rot
   const lines = all.map((o) => {
     const who = o.person ? (cfg.people?.[o.person]?.name ?? o.person) : 'nobody';
     const why = o.override ? 'override' : o.layer ? `layer ${o.layer}` : 'no layer covers now';
-    return `${o.rotation}: ${who} (${why}${o.until ? `, until ${almaty(o.until)} Almaty` : ''})`;
+    return `${o.rotation}: ${who} (${why}${o.until ? `, until ${almaty(o.until)}` : ''})`;
   });
   return { text: lines.join('\n'), code: 0 };
 }
@@ -60,7 +61,7 @@ export async function silenceAddCommand(
   } else return { text: 'a silence needs --for or --until', code: 2 };
   try {
     const s = await createSilence(store, { matchers, endsAt, author: args.author, reason: args.reason }, now);
-    return { text: `silence ${s.id} until ${almaty(s.endsAt)} Almaty`, code: 0 };
+    return { text: `silence ${s.id} until ${almaty(s.endsAt)}`, code: 0 };
   } catch (err) {
     if (err instanceof KuzetError) return { text: err.message, code: 2 };
     throw err;

@@ -145,6 +145,11 @@ export interface EscalationConfig {
   outbox?: { lease?: string; base_backoff?: string; max_backoff?: string; max_age?: string; concurrency?: number };
   /** The e-mail channel that writes to users (request acknowledgements); default: the first e-mail channel. */
   user_mail_channel?: string;
+  /**
+   * Addresses in these domains (and their subdomains) are placeholders: a message to one is held with the reason
+   * "placeholder address" and never handed to a channel. The shipped config lists example.kz and the reserved names.
+   */
+  placeholder_domains?: string[];
 }
 
 const duration = { type: 'string', format: 'duration' } as const;
@@ -339,6 +344,7 @@ export const escalationConfigSchema = {
       properties: { max_incidents: { type: 'integer', minimum: 1 }, window: duration, notify: { type: 'array', minItems: 1, items: target } },
     },
     user_mail_channel: { type: 'string', minLength: 1 },
+    placeholder_domains: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9.-]+$' } },
     outbox: {
       type: 'object',
       additionalProperties: false,

@@ -5,7 +5,7 @@ import { KuzetError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { consumeAckToken, verifyAckToken } from './ack-link.ts';
 import type { EscalationConfig } from './config.ts';
-import { listOutbox, retryDeadLetter } from './outbox.ts';
+import { listOutbox, retryDeadLetter, type OutboxItem } from './outbox.ts';
 import { onCallNow } from './rotation.ts';
 import { createSilence, expireSilence, listSilences } from './silences.ts';
 
@@ -117,7 +117,7 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
     scope.get('/api/v1/notifications/dead-letters', {
       preHandler: deps.authorize('viewer'),
       schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } } },
-    }, async (req) => ({ items: await listOutbox(store, { state: 'dead', limit: (req.query as { limit?: number }).limit }) }));
+    }, async (req) => ({ items: (await listOutbox(store, { state: 'dead', limit: (req.query as { limit?: number }).limit })).map(toPublicNotification) }));
 
     scope.post('/api/v1/notifications/:id/retry', {
       preHandler: deps.authorize('admin'),
@@ -187,7 +187,20 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
            FROM escalations WHERE subject_kind = 'incident' AND subject_id = $1 ORDER BY id`,
         [id],
       );
-      return { items: r.rows.map((x) => ({ ...x, id: Number(x.id), steps_fired: Number(x.steps_fired) })), notifications: await listOutbox(store, { subject: { kind: 'incident', id } }) };
+      const isoOf = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string | Date).toISOString());
+      return {
+        items: r.rows.map((x) => ({
+          ...x,
+          id: Number(x.id),
+          steps_fired: Number(x.steps_fired),
+          started_at: isoOf(x.started_at),
+          ack_due_at: isoOf(x.ack_due_at),
+          resolve_due_at: isoOf(x.resolve_due_at),
+          ack_breached_at: isoOf(x.ack_breached_at),
+          resolve_breached_at: isoOf(x.resolve_breached_at),
+        })),
+        notifications: (await listOutbox(store, { subject: { kind: 'incident', id } })).map(toPublicNotification),
+      };
     });
 
     if (deps.slackSigningSecret) {
@@ -225,6 +238,19 @@ export async function registerEscalationRoutes(app: FastifyInstance, deps: Escal
       });
     }
   });
+}
+
+/** A notification as the API shows it: every time ISO 8601 (never epoch milliseconds). */
+function toPublicNotification(n: OutboxItem) {
+  const { nextAttemptAt, createdAt, sentAt, message, ...rest } = n;
+  const m = message.incident ? { ...message, incident: { ...message.incident, openedAt: new Date(message.incident.openedAt).toISOString() } } : message;
+  return {
+    ...rest,
+    message: m,
+    nextAttemptAt: new Date(nextAttemptAt).toISOString(),
+    createdAt: new Date(createdAt).toISOString(),
+    sentAt: sentAt === null ? null : new Date(sentAt).toISOString(),
+  };
 }
 
 function toPublicOnCall(o: ReturnType<typeof onCallNow>[number]) {

@@ -57,6 +57,13 @@ function boundIntegers(schema: unknown): unknown {
   return out;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** An empty body with a JSON content type parses as "no body" (routes whose fields are all optional). */
+    emptyBodyOk?: boolean;
+  }
+}
+
 const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -124,7 +131,11 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const buf = body as Buffer;
-    if (buf.length === 0) return done(Object.assign(new Error('body: expected JSON, got an empty body'), { statusCode: 400 }), undefined);
+    if (buf.length === 0) {
+      // Routes whose body is all optional (acknowledge, resolve) take an empty body as "no fields".
+      if (req.routeOptions.config?.emptyBodyOk) return done(null, undefined);
+      return done(Object.assign(new Error('body: expected JSON, got an empty body'), { statusCode: 400 }), undefined);
+    }
     const text = decodeUtf8(buf);
     if (text === null) return done(Object.assign(new Error('body: not valid UTF-8'), { statusCode: 400 }), undefined);
     if (jsonDepthExceeds(buf)) return done(Object.assign(new Error('body: JSON nested deeper than 64 levels'), { statusCode: 400 }), undefined);

@@ -47,8 +47,14 @@ export async function getIncident(q: Queryable, id: number) {
     'SELECT id, at, kind, actor, detail FROM incident_events WHERE incident_id = $1 ORDER BY id',
     [id],
   );
+  // The description a specialist gave when opening the incident travels in the first signal's payload.
+  const d = await q.query<{ description: string }>(
+    `SELECT payload->>'description' AS description FROM signals WHERE incident_id = $1 AND payload->>'description' IS NOT NULL ORDER BY id LIMIT 1`,
+    [id],
+  );
   return {
     ...toPublic(rowToState(r.rows[0])),
+    description: d.rows[0]?.description ?? null,
     timeline: ev.rows.map((e) => ({ id: Number(e.id), at: new Date(e.at).toISOString(), kind: e.kind, actor: e.actor, detail: e.detail })),
   };
 }

@@ -29,6 +29,8 @@ export interface Channel {
   readonly type: 'email' | 'slack' | 'telegram' | 'webhook' | 'test';
   send(req: SendRequest): Promise<SendResult>;
   close?(): Promise<void>;
+  /** Does the service answer? (SMTP: connect, EHLO, AUTH when configured.) Sends nothing. Never throws. */
+  check?(): Promise<{ ok: boolean; detail: string }>;
 }
 
 /** One place that decides whether an HTTP status is worth another try (Alertmanager's notify/util.go). */

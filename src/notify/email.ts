@@ -59,6 +59,14 @@ export function emailChannel(o: EmailOptions): Channel {
         return { ok: false, retry: !(typeof code === 'number' && code >= 500), error: errorText(err) };
       }
     },
+    async check() {
+      try {
+        await transport.verify();
+        return { ok: true, detail: `SMTP ${o.host}:${o.port} answers (EHLO${o.user ? ', AUTH' : ''} accepted)` };
+      } catch (err) {
+        return { ok: false, detail: `SMTP ${o.host}:${o.port}: ${errorText(err)}` };
+      }
+    },
     async close() {
       transport.close();
     },

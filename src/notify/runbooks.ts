@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { Matchers } from '../escalation/config.ts';
+import type { Lang, Matchers } from '../escalation/config.ts';
 import { matchesLabels } from '../escalation/match.ts';
 
 // Runbooks are `runbooks/*.md` with a YAML front matter:
@@ -14,6 +14,11 @@ import { matchesLabels } from '../escalation/match.ts';
 // A `runbook` label naming a runbook wins; otherwise the most specific matching set (most keys) wins, ties going
 // to a set that names the source, then to the file name order.
 
+export interface RunbookSection {
+  title: string;
+  firstSteps: string[];
+}
+
 export interface Runbook {
   name: string;
   title: string;
@@ -21,6 +26,35 @@ export interface Runbook {
   /** The first numbered steps, quoted in the page so the receiver can start before opening the link. */
   firstSteps: string[];
   body: string;
+  /**
+   * One section per language: a level-1 heading tagged with the language, `# [kk] Портал қолжетімсіз`, starts it.
+   * Text before any tagged heading is the Russian section (runbooks written before languages were tagged).
+   */
+  sections: Partial<Record<Lang, RunbookSection>>;
+}
+
+const LANGS: readonly Lang[] = ['ru', 'kk', 'en'];
+const stepsOf = (text: string) => [...text.matchAll(/^\s*\d+\.\s+(.+)$/gm)].slice(0, 4).map((x) => x[1]!.trim());
+
+function sectionsOf(body: string, fallbackTitle: string): Partial<Record<Lang, RunbookSection>> {
+  const out: Partial<Record<Lang, RunbookSection>> = {};
+  const marks = [...body.matchAll(/^#\s*\[(ru|kk|en)\]\s*(.*)$/gm)];
+  const head = body.slice(0, marks[0]?.index ?? body.length);
+  if (stepsOf(head).length) out.ru = { title: /^#\s+(.+)$/m.exec(head)?.[1]?.trim() ?? fallbackTitle, firstSteps: stepsOf(head) };
+  marks.forEach((m, i) => {
+    const text = body.slice(m.index! + m[0].length, marks[i + 1]?.index ?? body.length);
+    out[m[1] as Lang] = { title: m[2]!.trim() || fallbackTitle, firstSteps: stepsOf(text) };
+  });
+  return out;
+}
+
+/** The runbook in a language; when that section is missing, another one, with `fallback` naming which. */
+export function runbookIn(rb: Runbook, lang: Lang): RunbookSection & { lang: Lang; fallback: boolean } {
+  const own = rb.sections[lang];
+  if (own) return { ...own, lang, fallback: false };
+  const other = (['ru', 'en', 'kk'] as const).find((l) => rb.sections[l]);
+  if (other) return { ...rb.sections[other]!, lang: other, fallback: true };
+  return { title: rb.title, firstSteps: rb.firstSteps, lang: 'ru', fallback: lang !== 'ru' };
 }
 
 export function parseRunbook(name: string, text: string): Runbook {
@@ -30,8 +64,10 @@ export function parseRunbook(name: string, text: string): Runbook {
   if (typeof meta.title !== 'string' || !meta.title) throw new Error(`runbook ${name}: title is required`);
   if (!Array.isArray(meta.match) || meta.match.some((x) => typeof x !== 'object' || x === null)) throw new Error(`runbook ${name}: match must be a list of label sets`);
   const body = m[2]!;
-  const firstSteps = [...body.matchAll(/^\s*\d+\.\s+(.+)$/gm)].slice(0, 4).map((x) => x[1]!.trim());
-  return { name, title: meta.title, match: meta.match as Matchers[], firstSteps, body };
+  const sections = sectionsOf(body, meta.title);
+  const first = sections.ru ?? LANGS.map((l) => sections[l]).find(Boolean);
+  const firstSteps = first?.firstSteps ?? stepsOf(body);
+  return { name, title: meta.title, match: meta.match as Matchers[], firstSteps, body, sections };
 }
 
 export function loadRunbooks(dir: string): Runbook[] {

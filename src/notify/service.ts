@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts';
 import type { Channel } from './channel.ts';
 import { buildChannels, closeChannels } from './channels.ts';
 import { loadRunbooks, type Runbook } from './runbooks.ts';
+import type { SystemNamer } from './templates.ts';
 import { DeliveryWorker } from './worker.ts';
 
 // One handle for the composition root: escalation (hook + leader-elected sweeper) and outbox delivery.
@@ -20,6 +21,8 @@ export interface EscalationServiceDeps {
   /** The incident engine (only onChanges is used). */
   engine: { onChanges(hook: ChangeHook): void };
   runbooksDir?: string;
+  /** System names in the receiver's language. */
+  systemName?: SystemNamer;
   log?: Logger;
   registry?: Registry;
   instanceId?: string;
@@ -70,6 +73,7 @@ export function createEscalationService(deps: EscalationServiceDeps): Escalation
     config: deps.config,
     channels: () => channels,
     runbooks: () => runbooks,
+    systemName: deps.systemName,
     log: log.child({ component: 'outbox' }),
     registry: deps.registry,
     workerId: deps.instanceId,

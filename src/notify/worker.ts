@@ -9,8 +9,9 @@ import { redactAckTokens } from '../mask.ts';
 import type { Listener, Queryable, Store } from '../store/store.ts';
 import type { Channel, SendResult } from './channel.ts';
 import { errorText } from './channel.ts';
+import { placeholderHold } from './placeholders.ts';
 import { chooseRunbook, type Runbook } from './runbooks.ts';
-import { renderMessage } from './templates.ts';
+import { renderMessage, type SystemNamer } from './templates.ts';
 
 // The outbox delivery worker. Any number of instances may run: rows are claimed with
 // FOR UPDATE SKIP LOCKED and a lease (state 'sending', claimed_until). A worker that dies mid-claim
@@ -38,6 +39,8 @@ export interface DeliveryDeps {
   /** Live channel clients by configured name (see buildChannels). */
   channels: () => Record<string, Channel>;
   runbooks?: () => readonly Runbook[];
+  /** System names in the receiver's language (from `systems[]` of the config). */
+  systemName?: SystemNamer;
   log?: Logger;
   registry?: Registry;
   /** Names this worker in claims (instance id). */
@@ -271,13 +274,16 @@ export class DeliveryWorker {
       return;
     }
     let result: SendResult;
-    if (!channel || !chCfg) {
+    const held = placeholderHold(cfg, item);
+    if (held) {
+      result = { ok: false, retry: false, error: held }; // never handed to the channel (see placeholders.ts)
+    } else if (!channel || !chCfg) {
       result = { ok: false, retry: false, error: `channel ${item.channel} is not configured` };
     } else {
       const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
       // The acknowledge link is made now, for this message only: it is in what the person receives and nowhere else.
       const ackUrl = ackUrlFor(cfg, item, now);
-      const message = renderMessage(ackUrl ? { ...item.message, ackUrl } : item.message, item.lang, runbook);
+      const message = renderMessage(ackUrl ? { ...item.message, ackUrl } : item.message, item.lang, runbook, this.#deps.systemName);
       result = await this.#sendWithTimeout(channel, chCfg, item, message);
     }
     // A receiver may echo what it refused: the link's secret must not reach last_error (listed in the API) or a log.
@@ -321,6 +327,7 @@ export class DeliveryWorker {
         this.#healthy.add(item.channel);
         await this.redrive(item.channel).catch((err) => this.#log.error('re-driving dead letters failed', { channel: item.channel, err }));
       }
+      this.#story('sent', item);
       return;
     }
     this.#healthy.delete(item.channel);
@@ -348,6 +355,25 @@ export class DeliveryWorker {
     );
     this.#outcomes?.inc({ channel: item.channel, outcome: 'retry' });
     this.#wakeIn(delay);
+    this.#story('retried', item, result.error, now + delay);
+  }
+
+  /** One info line per page outcome, with the incident and its link (issue 19: log lines that tell the story). */
+  #story(what: 'sent' | 'retried' | 'dead-lettered', item: OutboxItem, error?: string, nextAt?: number): void {
+    const inc = item.subjectKind === 'incident' ? item.subjectId : null;
+    const url = item.message.incidentUrl;
+    const who = item.recipient.person ?? item.recipient.address ?? item.channel;
+    const subject = inc !== null ? `incident ${inc}` : `${item.subjectKind} ${item.subjectId}`;
+    this.#log.info(`${item.message.kind} ${what}: ${subject} to ${who} via ${item.channel}${url ? ` ${url}` : ''}${error ? ` (${error})` : ''}`, {
+      notification: item.id,
+      incident: inc,
+      url,
+      channel: item.channel,
+      recipient: who,
+      attempt: item.attempts,
+      ...(error ? { error } : {}),
+      ...(nextAt !== undefined ? { next_attempt_at: new Date(nextAt).toISOString() } : {}),
+    });
   }
 
   async #stillMatters(item: OutboxItem): Promise<boolean> {
@@ -382,6 +408,7 @@ export class DeliveryWorker {
     this.#outcomes?.inc({ channel: item.channel, outcome: 'dead' });
     this.#giveUps?.inc({ channel: item.channel, reason });
     this.#log.error('notification dead-lettered', { id: item.id, subject: `${item.subjectKind}:${item.subjectId}`, channel: item.channel, reason, attempts: item.attempts, error });
+    this.#story('dead-lettered', item, error);
   }
 
   /**

@@ -78,6 +78,8 @@ export interface RequestServiceDeps {
   onReceived?: (q: Queryable, r: ReceivedRequest) => Promise<void>;
   /** The signed status link for a request, given in its mails. */
   statusUrl?: (number: string) => string | undefined;
+  /** The link to an incident, for log lines that tell the story (`<public_url>/incidents/<id>`). */
+  incidentUrl?: (id: number) => string;
   /** Removes an attachment file (retention); failures are logged and retried at the next sweep. */
   removeAttachment?: (storedName: string) => Promise<void>;
   metrics?: RequestMetrics;
@@ -170,7 +172,7 @@ export class RequestService {
     });
     for (const w of dl.warnings) this.#d.logger.warn(w, { request: row.number });
     this.#d.metrics?.received(row.form, row.channel);
-    this.#d.logger.info('request received', { request: row.number, system: row.system, form: row.form, incident: row.incident_id });
+    this.#d.logger.info(`request ${row.number} received (${row.system})${this.#link(row.incident_id)}`, { request: row.number, system: row.system, form: row.form, ...this.#incidentMeta(row.incident_id) });
     return this.#view(row, 'admin', now);
   }
 
@@ -261,7 +263,7 @@ export class RequestService {
       }
       return updated;
     });
-    this.#d.logger.info(`request ${action}`, { request: row.number, actor, status: row.status });
+    this.#d.logger.info(`request ${row.number} ${row.status}${this.#link(row.incident_id)}`, { request: row.number, action, actor, status: row.status, ...this.#incidentMeta(row.incident_id) });
     return this.#view(row, 'admin', now);
   }
 
@@ -397,6 +399,16 @@ export class RequestService {
       warnAt: stopped ? [] : row.warn_at.map((w) => ({ fraction: w.fraction, at: Date.parse(w.at) })),
       version: Number(row.deadline_version),
     });
+  }
+
+  #incidentMeta(id: number | null): Record<string, unknown> {
+    if (id === null) return { incident: null };
+    return { incident: Number(id), ...(this.#d.incidentUrl ? { url: this.#d.incidentUrl(Number(id)) } : {}) };
+  }
+
+  #link(id: number | null): string {
+    if (id === null) return '';
+    return `, incident ${Number(id)}${this.#d.incidentUrl ? ` ${this.#d.incidentUrl(Number(id))}` : ''}`;
   }
 
   async #lock(q: Queryable, id: number): Promise<RequestRow> {

@@ -13,7 +13,7 @@ describe('the daemon as a real process', () => {
     const emptyDir = mkdtempSync(join(tmpdir(), 'kuzet-accept-probes-'));
     const port = await freePort();
     // No probes: the shipped ones watch the real portals, and tests reach nothing but loopback.
-    const env = { KUZET_PROBES_DIR: emptyDir, KUZET_PORT: String(port), KUZET_DATA_DIR: dataDir, KUZET_ADMIN_TOKEN: 'kzt_acceptance_admin', DATABASE_URL: '' };
+    const env = { KUZET_PROBES_DIR: emptyDir, KUZET_PORT: String(port), KUZET_DATA_DIR: dataDir, KUZET_ADMIN_TOKEN: 'kzt_acceptance_admin_token_32_chars_long', DATABASE_URL: '' };
     const base = `http://127.0.0.1:${port}`;
     try {
       const first = start('npm', ['start', '--silent'], env);
@@ -24,7 +24,7 @@ describe('the daemon as a real process', () => {
       assert.equal((await fetch(`${base}/readyz`)).status, 200);
       const opened = await fetch(`${base}/api/v1/incidents`, {
         method: 'POST',
-        headers: { authorization: 'Bearer kzt_acceptance_admin', 'content-type': 'application/json' },
+        headers: { authorization: 'Bearer kzt_acceptance_admin_token_32_chars_long', 'content-type': 'application/json' },
         body: JSON.stringify({ system: 'enbek', title: 'Acceptance: the home page is blank' }),
       });
       assert.equal(opened.status, 201);
@@ -40,7 +40,7 @@ describe('the daemon as a real process', () => {
       alive = true;
       void second.exited.then(() => (alive = false));
       await waitFor(`${base}/healthz`, 120, 250, () => alive);
-      const got = await fetch(`${base}/api/v1/incidents/${id}`, { headers: { authorization: 'Bearer kzt_acceptance_admin' } });
+      const got = await fetch(`${base}/api/v1/incidents/${id}`, { headers: { authorization: 'Bearer kzt_acceptance_admin_token_32_chars_long' } });
       assert.equal(got.status, 200);
       assert.equal(((await got.json()) as { title: string }).title, 'Acceptance: the home page is blank');
       process.kill(Number(readFileSync(join(dataDir, 'kuzet.pid'), 'utf8')), 'SIGTERM');

@@ -6,6 +6,7 @@ import { getIncident, listIncidents, type IncidentFilter } from '../../incidents
 import { SEVERITIES, type Signal } from '../../signals/signal.ts';
 import type { SignalSink } from '../../signals/sink.ts';
 import type { Queryable } from '../../store/store.ts';
+import { DATE_OR_INSTANT_HINT, parseDateOrInstant } from '../../local-time.ts';
 import { actorOf, type Authorize } from '../auth.ts';
 
 export interface IncidentRouteDeps {
@@ -40,6 +41,7 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
       acknowledged_by: { type: 'string', nullable: true }, resolved_at: { type: 'string', nullable: true },
       resolved_by: { type: 'string', nullable: true }, reopen_count: { type: 'integer' }, signal_count: { type: 'integer' },
       last_signal_at: { type: 'string' },
+      description: { type: 'string', nullable: true, description: 'what the person who opened the incident wrote' },
       user_requests: { type: 'integer', description: 'user trouble reports linked to this incident' },
       timeline: { type: 'array', items: { type: 'object', additionalProperties: true, properties: { id: { type: 'integer' }, at: { type: 'string' }, kind: { type: 'string' }, actor: { type: 'string' }, detail: { type: 'object', additionalProperties: true } } } },
     },
@@ -63,23 +65,31 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
           system: { type: 'string', maxLength: 64 },
           severity: { type: 'string', enum: [...SEVERITIES] },
           source: { type: 'string', maxLength: 64 },
-          since: { type: 'string', format: 'date-time' },
-          until: { type: 'string', format: 'date-time' },
+          since: { type: 'string', maxLength: 64, description: DATE_OR_INSTANT_HINT },
+          until: { type: 'string', maxLength: 64, description: DATE_OR_INSTANT_HINT },
           before: { type: 'integer', minimum: 1, description: 'paging cursor: the next value from the previous page' },
           limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
         },
       },
-      response: { 200: { type: 'object', properties: { items: { type: 'array', items: incidentRef }, next: { type: 'integer', nullable: true } } }, 401: errorRef },
+      response: { 200: { type: 'object', properties: { items: { type: 'array', items: incidentRef }, next: { type: 'integer', nullable: true } } }, 400: errorRef, 401: errorRef },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const qs = req.query;
+    const when: Record<'since' | 'until', number | undefined> = { since: undefined, until: undefined };
+    for (const k of ['since', 'until'] as const) {
+      if (qs[k] === undefined) continue;
+      when[k] = parseDateOrInstant(String(qs[k]));
+      if (Number.isNaN(when[k])) {
+        return reply.code(400).send({ error: { code: 'KZ_ERR_VALIDATION', message: `querystring.${k}: expected ${DATE_OR_INSTANT_HINT}, got ${JSON.stringify(String(qs[k]))}`, field: k } });
+      }
+    }
     const f: IncidentFilter = {
       status: qs.status as IncidentFilter['status'],
       system: qs.system as string | undefined,
       severity: qs.severity as string | undefined,
       source: qs.source as string | undefined,
-      since: qs.since ? Date.parse(String(qs.since)) : undefined,
-      until: qs.until ? Date.parse(String(qs.until)) : undefined,
+      since: when.since,
+      until: when.until,
       before: qs.before as number | undefined,
       limit: qs.limit as number | undefined,
     };
@@ -141,6 +151,11 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
   const action = (path: string, role: 'oncall' | 'reporter', summary: string, run: (id: number, actor: string, note?: string) => Promise<unknown>, bodySchema: object = noteBody) =>
     app.post<{ Params: { id: number }; Body: { note?: string; text?: string } | undefined }>(`/api/v1/incidents/:id/${path}`, {
       preHandler: d.authorize(role),
+      // No body, or an empty one, means no note: the body of these actions is all optional.
+      config: { emptyBodyOk: bodySchema === noteBody },
+      preValidation: async (req) => {
+        if (bodySchema === noteBody && (req.body === undefined || req.body === null)) req.body = {};
+      },
       schema: { tags: ['incidents'], summary, params: idParams, body: bodySchema, response: { 200: incidentRef, 404: errorRef, 409: errorRef } },
     }, async (req) => {
       await run(req.params.id, actorOf(req), req.body?.note ?? req.body?.text);

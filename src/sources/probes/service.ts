@@ -52,6 +52,8 @@ export interface ProbeServiceDeps {
   store?: Store;
   registry?: Registry;
   logger?: Logger;
+  /** The link to an incident, for the "probe confirmed down/up" log line. */
+  incidentUrl?: (id: number) => string;
   settings?: ProbesSection;
   lookup?: LookupFunction;
   hostSampler?: HostSampler;
@@ -251,7 +253,13 @@ export class ProbeService {
       return;
     }
     try {
-      await this.#d.sink.submit([buildSignal(r, step.emit, result, windowName, step.state.severity)]);
+      const [out] = (await this.#d.sink.submit([buildSignal(r, step.emit, result, windowName, step.state.severity)])) as Array<{ incidentId?: number | null } | undefined>;
+      const incident = out?.incidentId ?? null;
+      const url = incident !== null && this.#d.incidentUrl ? this.#d.incidentUrl(incident) : undefined;
+      this.#d.logger?.info(
+        `probe ${r.name} confirmed ${step.emit === 'firing' ? 'down' : 'up'} (${r.system})${incident !== null ? `, incident ${incident}` : ''}${url ? ` ${url}` : ''}${step.emit === 'firing' && result.reason ? `: ${result.reason.slice(0, 300)}` : ''}`,
+        { probe: r.name, system: r.system, status: step.emit === 'firing' ? 'down' : 'up', incident, url, reason: result.reason?.slice(0, 1000), maintenance },
+      );
       slot.state = step.state;
       this.#writer?.setState(r.name, { ...step.state, system: r.system });
     } catch (err) {

@@ -115,9 +115,9 @@ describe(`silence CLI on ${storeKind}`, () => {
     const now = Date.parse('2026-01-05T04:00:00Z');
     const add = await silenceAddCommand(store, now, { match: ['system=enbek', 'env=prod', 'env=stage'], for: '2h', reason: 'works', author: 'alice' });
     assert.equal(add.code, 0);
-    assert.match(add.text, /^silence \d+ until 2026-01-05 11:00 Almaty$/);
+    assert.match(add.text, /^silence \d+ until 2026-01-05 11:00:00 \+05:00 Asia\/Almaty$/);
     const list = await silenceListCommand(store, now);
-    assert.match(list.text, /^\d+\t\{"env":\["prod","stage"\],"system":"enbek"\}\tuntil 2026-01-05 11:00\talice: works$/);
+    assert.match(list.text, /^\d+\t\{"env":\["prod","stage"\],"system":"enbek"\}\tuntil 2026-01-05 11:00:00 \+05:00 Asia\/Almaty\talice: works$/);
     assert.deepEqual(await silenceAddCommand(store, now, { match: ['nokey'], for: '1h', reason: 'r', author: 'a' }), { text: 'invalid matcher "nokey": expected key=value', code: 2 });
     assert.deepEqual(await silenceAddCommand(store, now, { match: ['a=b'], for: 'soon', reason: 'r', author: 'a' }), { text: 'invalid --for "soon": expected a duration like 2h', code: 2 });
     assert.deepEqual(await silenceAddCommand(store, now, { match: ['a=b'], until: '2020-01-01T00:00:00Z', reason: 'r', author: 'a' }), { text: 'a silence must end after it starts', code: 2 });

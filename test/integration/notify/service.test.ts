@@ -42,11 +42,14 @@ describe(`escalation service wiring on ${storeKind}`, () => {
     await engine.processBatch([sig({ severity: 'critical', check: 'https-home', observedAt: clock.now() })]);
     clock.advance(10); // the first nudge
     await until(() => smtp.mails.length === 1, 'the page to reach SMTP');
-    const [head, body] = smtp.mails[0]!.data.split('\r\n\r\n') as [string, string];
-    assert.match(head, /Content-Transfer-Encoding: base64/);
-    const text = Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8');
-    assert.match(text, /^Runbook: Портал недоступен \/ Portal unavailable$/m, 'the runbook chosen by the check name');
-    assert.match(text, /^1\. Откройте портал/m, 'its first steps are quoted');
+    const raw = smtp.mails[0]!.data;
+    const [head, body] = [raw.slice(0, raw.indexOf('\r\n\r\n')), raw.slice(raw.indexOf('\r\n\r\n') + 4)];
+    // An all-English page goes quoted-printable; one with Cyrillic base64.
+    const text = /Content-Transfer-Encoding: base64/.test(head)
+      ? Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8')
+      : Buffer.from(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    assert.match(text, /^Runbook: Portal unavailable$/m, 'the runbook chosen by the check name, in the receiver\'s language');
+    assert.match(text, /^1\. Open the portal yourself/m, 'its first steps are quoted');
     await svc.worker.drain();
     assert.match(await registry.metrics(), /kuzet_notifications_total\{channel="email",outcome="sent"\} 1/);
     await svc.stop();

@@ -73,14 +73,14 @@ describe('configuration loading', () => {
   it('resolves ${ENV}, ${ENV:-default} and *_file secrets', () => {
     const t = tmpTree({
       'kuzet.yaml': 'probes_dir: probes\nstore:\n  url: "${DB_URL}"\nserver:\n  public_url: "http://${HOST:-localhost}:8080"\nauth:\n  bootstrap_token_file: secret.txt\n',
-      'secret.txt': 's3cret-token\n',
+      'secret.txt': 's3cret-token-of-thirty-two-characters\n',
       'probes/.keep': '',
     });
     try {
       const cfg = loadConfig(t.path('kuzet.yaml'), schemaPlugins, { DB_URL: 'postgres://u:p@127.0.0.1/k' });
       assert.equal(cfg.kuzet.store.url, 'postgres://u:p@127.0.0.1/k');
       assert.equal(cfg.kuzet.server.public_url, 'http://localhost:8080');
-      assert.equal(cfg.kuzet.auth.bootstrap_token, 's3cret-token');
+      assert.equal(cfg.kuzet.auth.bootstrap_token, 's3cret-token-of-thirty-two-characters');
     } finally {
       t.cleanup();
     }

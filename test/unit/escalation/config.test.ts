@@ -50,8 +50,8 @@ describe('escalation config', () => {
   it('`kuzet oncall now` prints who is on call and until when, in Almaty time', () => {
     const cfg = ladderConfig();
     const t = Date.parse('2026-01-05T10:00:00Z');
-    assert.deepEqual(oncallNowCommand(cfg, t), { text: 'primary: Alice (layer main, until 2026-01-06 09:00 Almaty)', code: 0 });
-    assert.equal(oncallNowCommand(cfg, t, { at: '2026-01-06T04:00:00Z' }).text, 'primary: Bob (layer main, until 2026-01-07 09:00 Almaty)');
+    assert.deepEqual(oncallNowCommand(cfg, t), { text: 'primary: Alice (layer main, until 2026-01-06 09:00:00 +05:00 Asia/Almaty)', code: 0 });
+    assert.equal(oncallNowCommand(cfg, t, { at: '2026-01-06T04:00:00Z' }).text, 'primary: Bob (layer main, until 2026-01-07 09:00:00 +05:00 Asia/Almaty)');
     assert.equal(oncallNowCommand(cfg, t, { rotation: 'nope' }).code, 2);
     assert.equal(oncallNowCommand(cfg, t, { at: 'tomorrow' }).code, 2);
     assert.equal(JSON.parse(oncallNowCommand(cfg, t, { json: true }).text)[0].person, 'alice');
