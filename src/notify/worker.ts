@@ -424,6 +424,8 @@ export class DeliveryWorker {
            FROM incidents i
           WHERE o.state = 'dead' AND o.channel = $1 AND o.subject_kind = 'incident' AND i.id = o.subject_id AND o.created_at > $3
             AND ((o.message->>'kind' = 'page' AND i.status = 'open') OR (o.message->>'kind' IN ('breach', 'storm') AND i.status <> 'resolved'))
+            -- A placeholder address was never tried: the channel working again changes nothing for it.
+            AND coalesce(o.last_error, '') NOT LIKE 'placeholder address%'
             -- Once per dead letter: one that fails again after a re-drive fails for itself, not for the channel.
             AND NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = o.subject_id AND e.kind = 'notification_redriven' AND e.detail->>'outbox_id' = o.id::text)
           RETURNING o.id, o.subject_id`,

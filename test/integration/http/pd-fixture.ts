@@ -40,8 +40,9 @@ export async function pdApp(): Promise<PdApp> {
   port: 0
 probes_dir: probes
 systems:
-  - { id: enbek, name: Electronic Labour Exchange }
-  - { id: nqs, name: NQS platform }
+  - { id: enbek, name: Electronic Labour Exchange, form: enbek }
+  - { id: nqs, name: NQS platform, form: nqs }
+  - { id: labour-market, name: Labour market, form: ministry }
 intake:
   alertmanager: { require_auth: true, default_system: enbek }
   soc:

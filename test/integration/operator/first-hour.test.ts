@@ -55,7 +55,7 @@ describe(`the operator's first hour on ${storeKind}`, () => {
     writeFileSync(join(tree.dir, 'kuzet.yaml'), `server: { listen: 127.0.0.1, port: 0, public_url: "https://kuzet.ops.kz" }
 probes_dir: probes
 systems:
-  - { id: enbek, name: Electronic Labour Exchange }
+  - { id: enbek, name: Electronic Labour Exchange, form: enbek }
   - { id: integration-bus, name: Integration bus }
 logs:
   files:
