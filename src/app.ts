@@ -34,6 +34,7 @@ import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
 import { LogIntake, saveCheckpoint, type LogsConfig } from './sources/logs/index.ts';
 import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
+import { AlertExpiry } from './sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
 import { lockDataDir } from './store/lock.ts';
@@ -66,6 +67,7 @@ export interface App {
   readonly probes: ProbeService;
   readonly logs: LogIntake;
   readonly backups: BackupService;
+  readonly alertExpiry: AlertExpiry;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -144,6 +146,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await registerAdminRoutes(http, { q: store, clock, authorize, forget: () => verifier.forget() });
   await registerIntakeRoutes(http, {
     q: store,
+    store,
     sink: intake,
     clock,
     log,
@@ -152,6 +155,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     config: () => config.kuzet.intake as unknown as IntakeConfig,
     startedAt: clock.now(),
     version: VERSION,
+    escalation: () => config.kuzet.escalation as unknown as EscalationConfig,
+  });
+  // Alerts from the Alertmanager API resolve when they expire without a re-send (endsAt, or resolve_timeout).
+  const alertExpiry = new AlertExpiry({
+    store,
+    clock,
+    log,
+    config: () => config.kuzet.intake as unknown as IntakeConfig,
+    apply: (q, signals) => engine.applyInTx(q, signals),
+    onExpired: (n) => metrics.signals.inc({ source: 'alertmanager' }, n),
   });
 
   // Escalation: SLA policies, on-call, durable timers, and the outbox with its delivery worker.
@@ -299,6 +312,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     probes,
     logs,
     backups,
+    alertExpiry,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -309,6 +323,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await probes.start();
       await logs.start();
       await backups.start();
+      alertExpiry.start();
       log.info('kuzet listening', { address, version: VERSION });
       return { url: address };
     },
@@ -322,6 +337,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await logs.stop();
       await backups.stop({ abort: true });
       await intake.drain();
+      await alertExpiry.stop();
       await escalation.stop();
       await audits.drain();
       if (ownStore) await store.close();
