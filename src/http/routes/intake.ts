@@ -88,7 +88,8 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
     },
   });
 
-  const commit = async (endpoint: string, signals: Signal[], reply: FastifyReply): Promise<boolean> => {
+  /** `undo` runs before a refusal is answered (what the request wrote ahead of its signals is taken back). */
+  const commit = async (endpoint: string, signals: Signal[], reply: FastifyReply, undo?: () => Promise<void>): Promise<boolean> => {
     try {
       await d.sink.submit(signals);
       accepted.inc({ endpoint }, signals.length);
@@ -97,6 +98,7 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       const code = err instanceof KuzetError ? err.code : 'KZ_ERR_STORE';
       rejected.inc({ endpoint, reason: code === 'KZ_ERR_OVERLOADED' ? 'overloaded' : 'store' });
       if (code !== 'KZ_ERR_OVERLOADED') d.log.error('intake commit failed', { endpoint, err: (err as Error).message });
+      await undo?.().catch((e: Error) => d.log.warn('intake: could not take back what a refused request wrote', { endpoint, err: e.message }));
       reply.header('retry-after', code === 'KZ_ERR_OVERLOADED' ? '2' : '5');
       sendError(reply, 503, code === 'KZ_ERR_OVERLOADED' ? code : 'KZ_ERR_STORE', code === 'KZ_ERR_OVERLOADED' ? (err as Error).message : 'the store is unavailable; nothing was accepted, retry later');
       return false;
@@ -200,10 +202,7 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
           reply.header('retry-after', '5');
           return sendError(reply, 503, 'KZ_ERR_STORE', 'the store is unavailable; nothing was accepted, retry later');
         }
-        if (!(await commit('alertmanager', signals, reply))) {
-          await takeBack().catch((err: Error) => d.log.warn('could not take back alerts refused with 503', { err: err.message }));
-          return reply;
-        }
+        if (!(await commit('alertmanager', signals, reply, takeBack))) return reply;
       }
       // amtool treats anything but 200 as failure.
       return reply.code(200).send();
