@@ -64,7 +64,7 @@ describe(`Alertmanager API read side and silences, on ${storeKind}`, () => {
       endsAt: sent[0]!.endsAt,
       updatedAt: new Date(t.clock.now()).toISOString(),
       generatorURL: 'http://prometheus.local/graph',
-      fingerprint: amFingerprint(sent[0]!.labels),
+      fingerprint: amFingerprint(sent[0]!.labels as Record<string, string>),
       receivers: [{ name: 'kuzet' }],
       status: { state: 'active', silencedBy: [], inhibitedBy: [] },
     });

@@ -29,7 +29,7 @@ describe("Alertmanager's fingerprint", () => {
       }
       return h.toString(16).padStart(16, '0');
     };
-    for (const l of [{ alertname: 'ЕнбекDown', system: 'enbek' }, { x: '' }, { severity: 'critical', summary: 'қызмет ☃' }]) assert.equal(amFingerprint(l), ref(l));
+    for (const l of [{ alertname: 'ЕнбекDown', system: 'enbek' }, { x: '' }, { severity: 'critical', summary: 'қызмет ☃' }] as Array<Record<string, string>>) assert.equal(amFingerprint(l), ref(l));
   });
 });
 
