@@ -48,7 +48,7 @@ describe(`Alertmanager API read side and silences, on ${storeKind}`, () => {
   const iso = (ms: number) => new Date(t.clock.now() + ms).toISOString();
 
   it('lists the alerts in force in the v2 gettableAlert shape, filtered as amtool asks', async () => {
-    const sent = [
+    const sent: Array<Record<string, unknown> & { labels: Record<string, string> }> = [
       { labels: { alertname: 'EnbekDown', job: 'enbek', severity: 'critical' }, annotations: { summary: 'enbek.kz does not answer' }, startsAt: iso(-60_000), endsAt: iso(240_000), generatorURL: 'http://prometheus.local/graph' },
       { labels: { alertname: 'NqsSlow', system: 'nqs', severity: 'warning' }, annotations: { summary: 'NQS is slow' }, endsAt: '0001-01-01T00:00:00Z' },
       { labels: { alertname: 'Gone', system: 'nqs' }, endsAt: iso(-1_000) },
@@ -64,7 +64,7 @@ describe(`Alertmanager API read side and silences, on ${storeKind}`, () => {
       endsAt: sent[0]!.endsAt,
       updatedAt: new Date(t.clock.now()).toISOString(),
       generatorURL: 'http://prometheus.local/graph',
-      fingerprint: amFingerprint(sent[0]!.labels as Record<string, string>),
+      fingerprint: amFingerprint(sent[0]!.labels),
       receivers: [{ name: 'kuzet' }],
       status: { state: 'active', silencedBy: [], inhibitedBy: [] },
     });
