@@ -34,7 +34,7 @@ import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
 import { LogIntake, saveCheckpoint, type LogsConfig } from './sources/logs/index.ts';
 import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
-import { AlertExpiry } from './sources/webhooks/alert-state.ts';
+import { AlertExpiry, writeAlertRows } from './sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
 import { lockDataDir } from './store/lock.ts';
@@ -108,7 +108,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       incidentResolved: (s) => metrics.incidentDuration.observe(s),
     },
   });
-  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s), {
+  // Alerts from the Alertmanager API carry their expiry; it commits with their signals (alert-state.ts).
+  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s, (q) => writeAlertRows(q, s)), {
     maxBatch: config.kuzet.signals.max_batch,
     maxQueue: config.kuzet.signals.max_queue,
   });

@@ -9,7 +9,7 @@ import type { Logger } from '../../log.ts';
 import type { Signal } from '../../signals/signal.ts';
 import type { SignalSink } from '../../signals/sink.ts';
 import type { EscalationConfig } from '../../escalation/config.ts';
-import { recordAlerts, resolveTimeoutMs } from '../../sources/webhooks/alert-state.ts';
+import { attachAlertRows, resolveTimeoutMs } from '../../sources/webhooks/alert-state.ts';
 import { alertToSignal, postableAlertsSchema, type PostableAlert } from '../../sources/webhooks/alertmanager.ts';
 import { RefusalLog } from '../../sources/webhooks/refusals.ts';
 import type { IntakeConfig } from '../../sources/webhooks/schema.ts';
@@ -88,8 +88,7 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
     },
   });
 
-  /** `undo` runs before a refusal is answered (what the request wrote ahead of its signals is taken back). */
-  const commit = async (endpoint: string, signals: Signal[], reply: FastifyReply, undo?: () => Promise<void>): Promise<boolean> => {
+  const commit = async (endpoint: string, signals: Signal[], reply: FastifyReply): Promise<boolean> => {
     try {
       await d.sink.submit(signals);
       accepted.inc({ endpoint }, signals.length);
@@ -98,7 +97,6 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       const code = err instanceof KuzetError ? err.code : 'KZ_ERR_STORE';
       rejected.inc({ endpoint, reason: code === 'KZ_ERR_OVERLOADED' ? 'overloaded' : 'store' });
       if (code !== 'KZ_ERR_OVERLOADED') d.log.error('intake commit failed', { endpoint, err: (err as Error).message });
-      await undo?.().catch((e: Error) => d.log.warn('intake: could not take back what a refused request wrote', { endpoint, err: e.message }));
       reply.header('retry-after', code === 'KZ_ERR_OVERLOADED' ? '2' : '5');
       sendError(reply, 503, code === 'KZ_ERR_OVERLOADED' ? code : 'KZ_ERR_STORE', code === 'KZ_ERR_OVERLOADED' ? (err as Error).message : 'the store is unavailable; nothing was accepted, retry later');
       return false;
@@ -190,20 +188,9 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       const now = d.clock.now();
       const def = d.config().alertmanager.default_system;
       const signals = alerts.map((a) => alertToSignal(a, now, def));
-      if (alerts.length) {
-        // Each alert's expiry is stored before its signal commits, so an accepted alert always resolves when it ends;
-        // when the commit is refused (503), the rows this request added are taken back.
-        let takeBack: () => Promise<void>;
-        try {
-          takeBack = await recordAlerts(d.q, alerts, signals, now, resolveTimeoutMs(d.config()));
-        } catch (err) {
-          rejected.inc({ endpoint: 'alertmanager', reason: 'store' });
-          d.log.error('intake commit failed', { endpoint: 'alertmanager', err: (err as Error).message });
-          reply.header('retry-after', '5');
-          return sendError(reply, 503, 'KZ_ERR_STORE', 'the store is unavailable; nothing was accepted, retry later');
-        }
-        if (!(await commit('alertmanager', signals, reply, takeBack))) return reply;
-      }
+      // Each alert's expiry commits with its signal: an accepted alert always resolves when it ends.
+      attachAlertRows(alerts, signals, now, resolveTimeoutMs(d.config()));
+      if (alerts.length && !(await commit('alertmanager', signals, reply))) return reply;
       // amtool treats anything but 200 as failure.
       return reply.code(200).send();
     });

@@ -6,9 +6,10 @@ import { alertToSignal, amFingerprint, endOf, startOf, type PostableAlert } from
 import type { IntakeConfig } from './schema.ts';
 
 // What kuzet holds of the alerts received through the Alertmanager API: one row per label set with the time it
-// expires (its endsAt, or the last send plus resolve_timeout). Rows are written before the alerts' signals are
-// committed, so an alert kuzet has accepted always has its expiry stored; a sweeper on the injected clock turns
-// every expiry that passed without a re-send into a resolved signal, in one transaction with marking the row.
+// expires (its endsAt, or the last send plus resolve_timeout). The intake attaches each alert's row to its signal
+// and the group commit writes the rows in the signals' own transaction, so an accepted alert always has its expiry
+// stored and a refused one (503) leaves nothing; a sweeper on the injected clock turns every expiry that passed
+// without a re-send into a resolved signal, in one transaction with marking the row.
 
 export interface StoredAlert {
   fingerprint: string;
@@ -57,21 +58,17 @@ ON CONFLICT (fingerprint) DO UPDATE SET
   annotations = EXCLUDED.annotations, generator_url = EXCLUDED.generator_url,
   starts_at = CASE WHEN a.resolved_at IS NULL THEN least(a.starts_at, EXCLUDED.starts_at) ELSE EXCLUDED.starts_at END,
   ends_at = EXCLUDED.ends_at, expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at,
-  resolved_at = CASE WHEN EXCLUDED.resolved_at IS NULL THEN NULL ELSE coalesce(a.resolved_at, EXCLUDED.resolved_at) END
-RETURNING fingerprint, (xmax = 0) AS inserted`;
+  resolved_at = CASE WHEN EXCLUDED.resolved_at IS NULL THEN NULL ELSE coalesce(a.resolved_at, EXCLUDED.resolved_at) END`;
 
-/**
- * Store (or refresh) the received alerts with their expiry. `signals[i]` is the signal of `alerts[i]`.
- * Returns a function that takes back the rows this call inserted, for when the signals could not be committed.
- */
-export async function recordAlerts(q: Queryable, alerts: PostableAlert[], signals: Signal[], nowMs: number, resolveTimeoutMs: number): Promise<() => Promise<void>> {
-  // One row per label set: the last copy in a request wins (one statement may not update a row twice).
-  const byFp = new Map<string, Record<string, unknown>>();
+const attached = new WeakMap<Signal, Record<string, unknown>>();
+
+/** Give each alert's signal (`signals[i]` is the signal of `alerts[i]`) the row to store with it: its expiry. */
+export function attachAlertRows(alerts: PostableAlert[], signals: Signal[], nowMs: number, resolveTimeoutMs: number): void {
   alerts.forEach((a, i) => {
     const s = signals[i]!;
     const ends = endOf(a);
     const expires = ends ?? nowMs + resolveTimeoutMs;
-    byFp.set(s.fingerprint, {
+    attached.set(s, {
       fingerprint: s.fingerprint,
       am_fingerprint: amFingerprint(a.labels),
       labels: a.labels,
@@ -84,16 +81,17 @@ export async function recordAlerts(q: Queryable, alerts: PostableAlert[], signal
       resolved_at: s.status === 'resolved' ? new Date(expires).toISOString() : null,
     });
   });
-  if (!byFp.size) return async () => {};
-  const r = await q.query<{ fingerprint: string; inserted: boolean }>(UPSERT_SQL, [JSON.stringify([...byFp.values()])]);
-  const inserted = r.rows.filter((x) => x.inserted).map((x) => x.fingerprint);
-  return async () => {
-    if (!inserted.length) return;
-    await q.query(`DELETE FROM alertmanager_alerts WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) AND updated_at = $2`, [
-      JSON.stringify(inserted),
-      new Date(nowMs).toISOString(),
-    ]);
-  };
+}
+
+/** Store (or refresh) the rows attached to these signals, inside the transaction that commits them. */
+export async function writeAlertRows(q: Queryable, signals: Signal[]): Promise<void> {
+  // One row per label set: the last copy wins (one statement may not update a row twice).
+  const byFp = new Map<string, Record<string, unknown>>();
+  for (const s of signals) {
+    const row = attached.get(s);
+    if (row) byFp.set(s.fingerprint, row);
+  }
+  if (byFp.size) await q.query(UPSERT_SQL, [JSON.stringify([...byFp.values()])]);
 }
 
 /** Alerts that have not ended at `nowMs`, oldest first. */
