@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { Clock } from '../../clock.ts';
 import { KuzetError } from '../../errors.ts';
 import { matchersFromAm, toGettableSilence } from '../../escalation/am-silences.ts';
@@ -58,9 +58,8 @@ export async function registerAlertmanagerReadRoutes(app: FastifyInstance, d: Al
   const viewer = d.authorize('viewer');
   const oncall = d.authorize('oncall');
   // Reading alerts follows intake.alertmanager.require_auth (as posting them does); silences always need a token.
-  const readAlerts: preHandlerHookHandler = function (req, reply, done) {
-    if (d.config().alertmanager.require_auth) return viewer.call(this, req, reply, done);
-    done();
+  const readAlerts = async function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
+    if (d.config().alertmanager.require_auth) return viewer.call(this, req, reply, () => {});
   };
 
   /** The alerts in force, each with its Alertmanager state (suppressed when a kuzet silence holds it). */
