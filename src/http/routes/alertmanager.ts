@@ -6,7 +6,7 @@ import type { EscalationConfig } from '../../escalation/config.ts';
 import { subjectLabels } from '../../escalation/match.ts';
 import { activeSilences, createSilence, expireSilence, listSilences, silencing } from '../../escalation/silences.ts';
 import type { Role } from '../../access/tokens.ts';
-import { alertToSignal, compileMatchers, parseMatcher, type AmMatcher } from '../../sources/webhooks/alertmanager.ts';
+import { alertToSignal, amFingerprint, compileMatchers, parseMatcher, type AmMatcher } from '../../sources/webhooks/alertmanager.ts';
 import { unresolvedAlerts, type StoredAlert } from '../../sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from '../../sources/webhooks/schema.ts';
 import type { Store } from '../../store/store.ts';
@@ -222,7 +222,8 @@ function gettable(a: StoredAlert, state: 'active' | 'suppressed', silencedBy: st
     endsAt: new Date(a.expiresAt).toISOString(),
     updatedAt: new Date(a.updatedAt).toISOString(),
     ...(a.generatorURL ? { generatorURL: a.generatorURL } : {}),
-    fingerprint: a.amFingerprint,
+    // Alertmanager's own fingerprint, computed when read: the intake's hot path does not pay for it.
+    fingerprint: amFingerprint(a.labels),
     receivers: [RECEIVER],
     status: { state, silencedBy, inhibitedBy: [] as string[] },
   };

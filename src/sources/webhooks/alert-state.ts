@@ -2,7 +2,7 @@ import { parseDuration, type Clock, type Timer } from '../../clock.ts';
 import type { Logger } from '../../log.ts';
 import type { Signal } from '../../signals/signal.ts';
 import type { Queryable, Store } from '../../store/store.ts';
-import { alertToSignal, amFingerprint, endOf, startOf, type PostableAlert } from './alertmanager.ts';
+import { alertToSignal, endOf, startOf, type PostableAlert } from './alertmanager.ts';
 import type { IntakeConfig } from './schema.ts';
 
 // What kuzet holds of the alerts received through the Alertmanager API: one row per label set with the time it
@@ -13,7 +13,6 @@ import type { IntakeConfig } from './schema.ts';
 
 export interface StoredAlert {
   fingerprint: string;
-  amFingerprint: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   generatorURL: string | null;
@@ -25,7 +24,6 @@ export interface StoredAlert {
 
 interface Row {
   fingerprint: string;
-  am_fingerprint: string;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   generator_url: string | null;
@@ -35,11 +33,10 @@ interface Row {
   updated_at: Date | string;
 }
 
-const COLUMNS = 'fingerprint, am_fingerprint, labels, annotations, generator_url, starts_at, ends_at, expires_at, updated_at';
+const COLUMNS = 'fingerprint, labels, annotations, generator_url, starts_at, ends_at, expires_at, updated_at';
 const ms = (v: Date | string) => new Date(v).getTime();
 const toAlert = (r: Row): StoredAlert => ({
   fingerprint: r.fingerprint,
-  amFingerprint: r.am_fingerprint,
   labels: r.labels,
   annotations: r.annotations,
   generatorURL: r.generator_url,
@@ -51,7 +48,7 @@ const toAlert = (r: Row): StoredAlert => ({
 
 const UPSERT_SQL = `
 INSERT INTO alertmanager_alerts AS a (${COLUMNS}, resolved_at)
-SELECT ${COLUMNS}, resolved_at FROM jsonb_to_recordset($1::jsonb) AS x(fingerprint text, am_fingerprint text, labels jsonb,
+SELECT ${COLUMNS}, resolved_at FROM jsonb_to_recordset($1::jsonb) AS x(fingerprint text, labels jsonb,
   annotations jsonb, generator_url text, starts_at timestamptz, ends_at timestamptz, expires_at timestamptz,
   updated_at timestamptz, resolved_at timestamptz)
 ON CONFLICT (fingerprint) DO UPDATE SET
@@ -70,7 +67,6 @@ export function attachAlertRows(alerts: PostableAlert[], signals: Signal[], nowM
     const expires = ends ?? nowMs + resolveTimeoutMs;
     attached.set(s, {
       fingerprint: s.fingerprint,
-      am_fingerprint: amFingerprint(a.labels),
       labels: a.labels,
       annotations: a.annotations ?? {},
       generator_url: a.generatorURL ?? null,

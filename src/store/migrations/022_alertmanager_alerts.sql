@@ -3,7 +3,6 @@
 -- A sweeper resolves what expired without a re-send; GET /api/v2/alerts reads the unresolved rows.
 CREATE TABLE alertmanager_alerts (
   fingerprint    text        PRIMARY KEY,
-  am_fingerprint text        NOT NULL,
   labels         jsonb       NOT NULL,
   annotations    jsonb       NOT NULL,
   generator_url  text,
