@@ -87,7 +87,9 @@ export async function writeAlertRows(q: Queryable, signals: Signal[]): Promise<v
     const row = attached.get(s);
     if (row) byFp.set(s.fingerprint, row);
   }
-  if (byFp.size) await q.query(UPSERT_SQL, [JSON.stringify([...byFp.values()])]);
+  // In fingerprint order: instances sharing a database lock rows in the same order and cannot deadlock on them.
+  const rows = [...byFp.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([, r]) => r);
+  if (rows.length) await q.query(UPSERT_SQL, [JSON.stringify(rows)]);
 }
 
 /** Alerts that have not ended at `nowMs`, oldest first. */
