@@ -47,6 +47,7 @@ import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
 import { LogIntake, saveCheckpoint, type LogsConfig } from './sources/logs/index.ts';
 import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
+import { AlertExpiry, writeAlertRows } from './sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
 import { lockDataDir } from './store/lock.ts';
@@ -84,6 +85,7 @@ export interface App {
   readonly logs: LogIntake;
   readonly backups: BackupService;
   readonly reports: ReportService;
+  readonly alertExpiry: AlertExpiry;
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
   /** Re-read the config; an invalid one is refused and the running config kept. Returns the problems, if any. */
@@ -148,7 +150,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       });
     }
   });
-  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s), {
+  // Alerts from the Alertmanager API carry their expiry; it commits with their signals (alert-state.ts).
+  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s, (q) => writeAlertRows(q, s)), {
     maxBatch: config.kuzet.signals.max_batch,
     maxQueue: config.kuzet.signals.max_queue,
   });
@@ -198,6 +201,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
   await registerAdminRoutes(http, { q: store, clock, authorize, forget: () => verifier.forget() });
   await registerIntakeRoutes(http, {
     q: store,
+    store,
     sink: intake,
     clock,
     log,
@@ -206,6 +210,16 @@ export async function createApp(opts: AppOptions): Promise<App> {
     config: () => config.kuzet.intake as unknown as IntakeConfig,
     startedAt: clock.now(),
     version: VERSION,
+    escalation: () => config.kuzet.escalation as unknown as EscalationConfig,
+  });
+  // Alerts from the Alertmanager API resolve when they expire without a re-send (endsAt, or resolve_timeout).
+  const alertExpiry = new AlertExpiry({
+    store,
+    clock,
+    log,
+    config: () => config.kuzet.intake as unknown as IntakeConfig,
+    apply: (q, signals) => engine.applyInTx(q, signals),
+    onExpired: (n) => metrics.signals.inc({ source: 'alertmanager' }, n),
   });
 
   // Escalation: SLA policies, on-call, durable timers, and the outbox with its delivery worker.
@@ -394,6 +408,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     logs,
     backups,
     reports,
+    alertExpiry,
     async start() {
       if (started) throw new Error('already started');
       started = true;
@@ -416,6 +431,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       });
       await reports.scheduleNqsDeadline();
       reports.start();
+      alertExpiry.start();
       log.info('kuzet listening', { address, version: VERSION });
       listeningAt = address;
       const s = await summary();
@@ -435,6 +451,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       auditArchive?.stop();
       await reports.stop();
       await intake.drain();
+      await alertExpiry.stop();
       await escalation.stop();
       await audits.drain();
       if (ownStore) await store.close();

@@ -40,11 +40,12 @@ export function escalationConfigProblems(cfg: EscalationConfig): ConfigProblem[]
   const checkMatchers = (m: Matchers | undefined, path: Array<string | number>) => {
     for (const [k, v] of Object.entries(m ?? {})) {
       for (const x of Array.isArray(v) ? v : [v]) {
-        if (!x.startsWith('~')) continue;
+        const re = x.startsWith('~') ? x.slice(1) : x.startsWith('!~') ? x.slice(2) : null;
+        if (re === null) continue;
         try {
-          new RegExp(x.slice(1));
+          new RegExp(re);
         } catch {
-          add([...path, k], `invalid regular expression ${JSON.stringify(x.slice(1))}`);
+          add([...path, k], `invalid regular expression ${JSON.stringify(re)}`);
         }
       }
     }

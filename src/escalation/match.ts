@@ -15,8 +15,12 @@ export function subjectLabels(s: Subject): Record<string, string> {
   return { ...s.labels, system: s.system, check: s.check, source: s.source, severity: s.severity };
 }
 
-/** One matcher value: "x" equals, "!x" differs, "~re" matches a regular expression (anchored). A list matches any. */
+/**
+ * One matcher value: "x" equals, "!x" differs, "~re" matches a regular expression (anchored), "!~re" does not
+ * match it (a missing label is the empty string there, as in Alertmanager). A list matches any.
+ */
 function matchOne(want: string, have: string | undefined): boolean {
+  if (want.startsWith('!~')) return !safeRegex(want.slice(2)).test(have ?? '');
   if (want.startsWith('!')) return have !== want.slice(1);
   if (want.startsWith('~')) return have !== undefined && safeRegex(want.slice(1)).test(have);
   return have === want;

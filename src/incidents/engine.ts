@@ -128,10 +128,17 @@ export class IncidentEngine {
     this.#hooks.push(hook);
   }
 
-  /** Append signals (in order) to the ledger and apply them to incidents, all in one transaction. */
-  async processBatch(signals: Signal[]): Promise<Outcome[]> {
+  /**
+   * Append signals (in order) to the ledger and apply them to incidents, all in one transaction. `first` writes what
+   * a source keeps beside its signals in the same transaction, before the engine takes its lock (row locks, then the
+   * engine lock, the order every writer keeps).
+   */
+  async processBatch(signals: Signal[], first?: (q: Queryable) => Promise<void>): Promise<Outcome[]> {
     if (signals.length === 0) return [];
-    const outcomes = await this.#deps.store.tx((q) => this.applyInTx(q, signals));
+    const outcomes = await this.#deps.store.tx(async (q) => {
+      await first?.(q);
+      return this.applyInTx(q, signals);
+    });
     this.#afterCommit(signals, outcomes);
     return outcomes;
   }

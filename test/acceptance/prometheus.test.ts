@@ -14,6 +14,7 @@ import { freshStore } from '../support/store.ts';
 
 // Real clients, unchanged: Prometheus (Debian `prometheus`) delivering an alert rule to kuzet, and amtool
 // (Debian `prometheus-alertmanager`). They run on wall-clock time, so this test polls with bounded loops.
+// Both reach kuzet under the path prefix (/alertmanager by default) as well as at the root.
 
 const haveTools = existsSync('/usr/bin/prometheus') && existsSync('/usr/bin/amtool');
 
@@ -47,7 +48,7 @@ describe('real Prometheus and amtool deliver to kuzet', { skip: haveTools ? fals
     throw new Error(`timed out waiting for ${what}`);
   }
 
-  it('Prometheus -> kuzet: one incident while the rule fires, resolved when it stops', async () => {
+  it('Prometheus (path_prefix: /alertmanager) -> kuzet: one incident while the rule fires, resolved when it stops', async () => {
     const port = await freePort();
     const now = Math.floor(Date.now() / 1000);
     // Fires from +8 s (after Prometheus has found its Alertmanager, ~5 s) to +20 s.
@@ -59,6 +60,9 @@ describe('real Prometheus and amtool deliver to kuzet', { skip: haveTools ? fals
         expr: (vector(time()) > ${now + 8}) < ${now + 20}
         labels: { severity: critical, system: enbek }
         annotations: { summary: "enbek.kz vacancy search is failing" }
+      - alert: KuzetPromForever
+        expr: vector(1)
+        labels: { severity: warning, system: nqs }
 `);
     const target = new URL(base).host;
     writeFileSync(join(dir, 'prometheus.yml'), `global:
@@ -67,11 +71,13 @@ rule_files: [${join(dir, 'rules.yml')}]
 alerting:
   alertmanagers:
     - api_version: v2
+      path_prefix: /alertmanager
       static_configs: [{ targets: ["${target}"] }]
       authorization: { type: Bearer, credentials: "${token}" }
 `);
+    // resend-delay 1s: Prometheus sets endsAt 4 × max(evaluation interval, resend delay) = 4 s ahead on every send.
     prom = start('/usr/bin/prometheus', [
-      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, '--rules.alert.resend-delay=1s',
       `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
     ], {}, dir);
     let alive = true;
@@ -85,6 +91,18 @@ alerting:
     assert.equal(all[0]!.reopen_count, 0);
     const sum = (await store.query<{ n: number }>(`SELECT sum(repeat_count)::int AS n FROM signals WHERE check_name = 'KuzetPromTest' AND status = 'firing'`)).rows[0]!.n;
     assert.ok(sum >= 1);
+  });
+
+  it('an alert Prometheus stops sending (Prometheus is gone) resolves when its endsAt passes', async () => {
+    const open = await until('KuzetPromForever to open', async () => (await incidents('KuzetPromForever')).find((i) => i.status === 'open'), 40);
+    assert.ok(prom, 'Prometheus runs');
+    prom.signal('SIGKILL');
+    await prom.exited;
+    // endsAt is at most 4 s after the last send; the sweeper looks every 5 s.
+    const resolved = await until('KuzetPromForever to resolve without Prometheus', async () => (await incidents('KuzetPromForever')).find((i) => i.status === 'resolved'), 40);
+    assert.equal(resolved.id, open.id);
+    const last = (await store.query<{ payload: { expired?: string } }>(`SELECT payload FROM signals WHERE check_name = 'KuzetPromForever' AND status = 'resolved'`)).rows;
+    assert.match(String(last[0]?.payload.expired), /endsAt passed/);
   });
 
   it('amtool alert add and amtool config show work against kuzet', async () => {
@@ -101,5 +119,48 @@ alerting:
     // Without its http config amtool sends no credentials, and the status (like the alerts) is for a soc token only.
     const anon = await run('/usr/bin/amtool', ['config', 'show', `--alertmanager.url=${base}`]);
     assert.notEqual(anon.code, 0, anon.out);
+  });
+
+  it('amtool under the prefix: alert add with an end expires, alert query, silence add / query / expire, and no version warning', async () => {
+    // Alerts are posted with the soc token; silences need an oncall one.
+    const oncall = (await createToken(store, systemClock, 'duty', 'oncall', 'test')).token;
+    writeFileSync(join(dir, 'http.yml'), `authorization:\n  type: Bearer\n  credentials: "${token}"\n`);
+    writeFileSync(join(dir, 'oncall.yml'), `authorization:\n  type: Bearer\n  credentials: "${oncall}"\n`);
+    const amtool = async (...args: string[]) => {
+      const auth = join(dir, args[0] === 'silence' ? 'oncall.yml' : 'http.yml');
+      const r = await run('/usr/bin/amtool', [...args, `--alertmanager.url=${base}/alertmanager`, `--http.config.file=${auth}`]);
+      assert.equal(r.code, 0, `amtool ${args.join(' ')}: ${r.out}`);
+      assert.doesNotMatch(r.out, /Warning|version/i, 'amtool accepts versionInfo without its version warning');
+      return r.out;
+    };
+    // An alert that ends 4 s ahead and is never sent again.
+    const end = new Date(Date.now() + 4_000).toISOString();
+    await amtool('alert', 'add', 'alertname=AmtoolEnds', 'system=nqs', `--end=${end}`, '--annotation=summary=ends soon');
+    await amtool('alert', 'add', 'alertname=AmtoolQuery', 'system=enbek', 'severity=critical', '--annotation=summary=enbek vacancy search fails');
+    assert.equal((await incidents('AmtoolEnds'))[0]?.status, 'open');
+
+    const query = await amtool('alert', 'query');
+    assert.match(query, /^Alertname\s+Starts At\s+Summary\s+State/m);
+    assert.match(query, /^AmtoolQuery\s.*enbek vacancy search fails\s+active\s*$/m);
+    assert.match(await amtool('alert', 'query', 'alertname=AmtoolQuery'), /AmtoolQuery/);
+    assert.doesNotMatch(await amtool('alert', 'query', 'alertname=AmtoolQuery'), /AmtoolEnds/);
+
+    const id = (await amtool('silence', 'add', 'alertname=AmtoolQuery', '--comment=enbek release', '--duration=1h', '--author=aigerim')).trim();
+    assert.match(id, /^\d+$/);
+    const silences = await amtool('silence', 'query');
+    assert.match(silences, new RegExp(`^${id}\\s+alertname="AmtoolQuery"\\s+.*aigerim\\s+enbek release`, 'm'));
+    const stored = (await store.query<{ matchers: unknown; reason: string }>('SELECT matchers, reason FROM silences WHERE id = $1', [Number(id)])).rows;
+    assert.deepEqual(stored, [{ matchers: { alertname: 'AmtoolQuery' }, reason: 'enbek release' }], "it is one of kuzet's silences");
+    assert.doesNotMatch(await amtool('alert', 'query'), /AmtoolQuery/, 'a silenced alert is left out of the default query');
+    assert.match(await amtool('alert', 'query', '--silenced'), /^AmtoolQuery\s.*suppressed\s*$/m);
+
+    await amtool('silence', 'expire', id);
+    assert.doesNotMatch(await amtool('silence', 'query'), new RegExp(`^${id}\\s`, 'm'));
+    assert.match(await amtool('silence', 'query', '--expired'), new RegExp(`^${id}\\s`, 'm'));
+    assert.match(await amtool('alert', 'query'), /^AmtoolQuery\s.*active\s*$/m);
+
+    const resolved = await until('AmtoolEnds to expire', async () => (await incidents('AmtoolEnds')).find((i) => i.status === 'resolved'), 40);
+    assert.ok(resolved);
+    assert.doesNotMatch(await amtool('alert', 'query'), /AmtoolEnds/);
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -7,14 +8,18 @@ import { KuzetError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Signal } from '../../signals/signal.ts';
 import type { SignalSink } from '../../signals/sink.ts';
+import type { EscalationConfig } from '../../escalation/config.ts';
+import { attachAlertRows, resolveTimeoutMs } from '../../sources/webhooks/alert-state.ts';
 import { alertToSignal, postableAlertsSchema, type PostableAlert } from '../../sources/webhooks/alertmanager.ts';
+import { RefusalLog } from '../../sources/webhooks/refusals.ts';
 import type { IntakeConfig } from '../../sources/webhooks/schema.ts';
 import { verifySignature } from '../../sources/webhooks/signature.ts';
 import { socAlertSchema, socBodySchema, socToSignal, type SocAlert } from '../../sources/webhooks/soc.ts';
-import type { Queryable } from '../../store/store.ts';
+import type { Queryable, Store } from '../../store/store.ts';
 import type { Authorize } from '../auth.ts';
 import { INTAKE_CHUNK, inChunks } from '../chunks.ts';
 import { decodeUtf8, findBadText, jsonDepthExceeds, sendError, storableDateTime } from '../errors.ts';
+import { registerAlertmanagerReadRoutes } from './alertmanager.ts';
 
 // Pushed alerts: the SOC's signed webhook and the Alertmanager-compatible API. Each answers 2xx only
 // after its signals are committed (the sink resolves after the commit), 503 + Retry-After when the
@@ -22,6 +27,8 @@ import { decodeUtf8, findBadText, jsonDepthExceeds, sendError, storableDateTime 
 
 export interface IntakeDeps {
   q: Queryable;
+  /** For the silences of the Alertmanager API (they change in transactions). */
+  store: Store;
   sink: SignalSink & { queued?: number };
   clock: Clock;
   log: Logger;
@@ -30,7 +37,14 @@ export interface IntakeDeps {
   config: () => IntakeConfig;
   startedAt: number;
   version: string;
+  /** The escalation section: its silences decide which alerts the Alertmanager API shows as suppressed. */
+  escalation: () => EscalationConfig;
 }
+
+// A source name that is not configured is refused exactly as a bad signature is (same status, same message for
+// the same headers): the request is checked against this secret, which nobody knows, so that a caller without a
+// secret learns nothing about which source names exist.
+const UNKNOWN_SOURCE_SECRET = randomBytes(32).toString('hex');
 
 const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
 const ajv = addFormats(new Ajv({ allErrors: false, strict: false }));
@@ -128,28 +142,42 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
   };
 
   // --- SOC: signed raw body, so this context keeps the bytes and parses them itself.
+  const refusals = new RefusalLog(d.log, d.clock, 'SOC webhook');
+  const refusedWhy = new WeakMap<FastifyRequest, { reason: string; detail?: string }>();
   await app.register(async (sub) => {
     sub.removeAllContentTypeParsers();
     sub.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    // Every refusal is logged (rate-limited), those the handler decides and those Fastify does (413 over the body limit).
+    sub.addHook('onResponse', async (req, reply) => {
+      if (reply.statusCode < 400) return;
+      const why = refusedWhy.get(req) ?? { reason: reply.statusCode === 413 ? 'too_large' : `status_${reply.statusCode}` };
+      const source = String((req.params as { source?: unknown } | undefined)?.source ?? '').slice(0, 64);
+      refusals.note({ reason: why.reason, status: reply.statusCode, source, address: req.ip, ...(why.detail ? { detail: why.detail } : {}) });
+    });
     sub.post<{ Params: { source: string }; Body: Buffer }>('/webhooks/soc/:source', {
       schema: {
         tags: ['intake'],
         summary: 'The SOC pushes an alert (or an array of up to 1,000), signed with HMAC-SHA256 over timestamp + "." + body',
-        params: { type: 'object', properties: { source: { type: 'string', maxLength: 64 } } },
         security: [],
       },
     }, async (req: FastifyRequest<{ Params: { source: string }; Body: Buffer }>, reply) => {
       const cfg = d.config().soc;
-      const src = cfg.sources.find((s) => s.name === req.params.source);
-      const refuse = (status: number, why: string, code: string, msg: string) => {
+      const known = cfg.sources.find((s) => s.name === req.params.source);
+      const src = known ?? { name: req.params.source, secret: UNKNOWN_SOURCE_SECRET, system: 'unknown' };
+      // `logged` is what the log says; the caller and the public metric see the same for an unknown source as for a bad signature.
+      const refuse = (status: number, why: string, code: string, msg: string, logged = why) => {
         rejected.inc({ endpoint: 'soc', reason: why });
+        refusedWhy.set(req, { reason: logged, detail: msg });
         return sendError(reply, status, code, msg);
       };
-      if (!src) return refuse(404, 'unknown_source', 'KZ_ERR_NOT_FOUND', `unknown SOC source "${req.params.source.slice(0, 64)}"`);
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const ctype = String(req.headers['content-type'] ?? '');
       if (!/^application\/(.+\+)?json\b/i.test(ctype)) return refuse(415, 'content_type', 'KZ_ERR_UNSUPPORTED_MEDIA', `content-type: expected application/json, got "${ctype.slice(0, 80)}"`);
       const sig = verifySignature(req.headers, body, src.secret, d.clock.now(), parseDuration(cfg.replay_window)!);
+      if (!known) {
+        const same = !sig.ok ? sig.reason : sig.scheme === 'standard' ? 'webhook-signature: no v1 signature matches' : 'x-kuzet-signature does not match the body';
+        return refuse(401, 'signature', 'KZ_ERR_UNAUTHENTICATED', same, 'unknown_source');
+      }
       if (!sig.ok) return refuse(401, 'signature', 'KZ_ERR_UNAUTHENTICATED', sig.reason);
       const parsed = parseJson(body);
       if (!parsed.ok) return refuse(400, parsed.why, 'KZ_ERR_VALIDATION', parsed.reason);
@@ -204,7 +232,7 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
   const amAuthIfRequired = async function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
     if (d.config().alertmanager.require_auth) return amAuth.call(this, req, reply, () => {});
   };
-  await app.register(async (sub) => {
+  const postAlerts = async (sub: FastifyInstance) => {
     sub.removeContentTypeParser('application/json');
     sub.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     sub.post<{ Body: Buffer }>('/api/v2/alerts', {
@@ -229,20 +257,46 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       const alerts = parsed.value as PostableAlert[];
       const now = d.clock.now();
       const def = d.config().alertmanager.default_system;
-      if (alerts.length && !(await commitInChunks('alertmanager', alerts, (a) => alertToSignal(a, now, def), reply))) return reply;
+      const signals = alerts.map((a) => alertToSignal(a, now, def));
+      // Each alert's expiry commits with its signal: an accepted alert always resolves when it ends.
+      attachAlertRows(alerts, signals, now, resolveTimeoutMs(d.config()));
+      if (signals.length && !(await commitInChunks('alertmanager', signals, (s) => s, reply))) return reply;
       // amtool treats anything but 200 as failure.
       return reply.code(200).send();
     });
-  });
+  };
 
-  // Authenticated like the alerts (role soc unless intake.alertmanager.require_auth is false): amtool and Grafana send
-  // the credentials of their http config; Prometheus never reads it.
-  app.get('/api/v2/status', { onRequest: amAuthIfRequired, schema: { tags: ['intake'], summary: 'Alertmanager-compatible status (for amtool and Grafana; role soc)' } }, async () => ({
-    cluster: { name: 'kuzet', status: 'ready', peers: [] },
-    versionInfo: { version: d.version, branch: 'kuzet', revision: 'kuzet', buildUser: 'kuzet', buildDate: '', goVersion: 'none' },
-    config: { original: '# kuzet receives alerts itself; routing and notification are configured in kuzet.yaml\nroute:\n  receiver: kuzet\nreceivers:\n  - name: kuzet\n' },
-    uptime: new Date(d.startedAt).toISOString(),
-  }));
-  app.get('/-/healthy', { schema: { hide: true } }, async () => 'OK');
-  app.get('/-/ready', { schema: { hide: true } }, async () => 'OK');
+  // The whole Alertmanager API, served at the root and again under intake.alertmanager.path_prefix (read at start),
+  // for Prometheus' `path_prefix` and amtool's --alertmanager.url with a path. The copy is left out of the OpenAPI document.
+  const alertmanagerApi = async (api: FastifyInstance, opts: { hide: boolean }) => {
+    if (opts.hide) {
+      api.addHook('onRoute', (r) => {
+        r.schema = { ...(r.schema ?? {}), hide: true };
+      });
+    }
+    await api.register(postAlerts);
+    await registerAlertmanagerReadRoutes(api, { store: d.store, clock: d.clock, config: d.config, escalation: d.escalation, authorize: d.authorize });
+    // Authenticated like the alerts (role soc unless intake.alertmanager.require_auth is false): amtool and Grafana send
+    // the credentials of their http config; Prometheus never reads it.
+    api.get('/api/v2/status', { onRequest: amAuthIfRequired, schema: { tags: ['intake'], summary: 'Alertmanager-compatible status (for amtool and Grafana; role soc)' } }, async () => ({
+      cluster: { name: 'kuzet', status: 'ready', peers: [] },
+      // amtool warns unless major.minor equal its own: kuzet answers as the Alertmanager API it speaks, and says so in
+      // the build metadata (semver ignores it).
+      versionInfo: {
+        version: `${d.config().alertmanager.api_version}+kuzet.${d.version}`,
+        branch: 'kuzet',
+        revision: `kuzet-${d.version}`,
+        buildUser: 'kuzet',
+        buildDate: '',
+        goVersion: 'none',
+      },
+      config: { original: '# kuzet receives alerts itself; routing and notification are configured in kuzet.yaml\nroute:\n  receiver: kuzet\nreceivers:\n  - name: kuzet\n' },
+      uptime: new Date(d.startedAt).toISOString(),
+    }));
+    api.get('/-/healthy', { schema: { hide: true } }, async () => 'OK');
+    api.get('/-/ready', { schema: { hide: true } }, async () => 'OK');
+  };
+  await app.register(alertmanagerApi, { hide: false });
+  const prefix = d.config().alertmanager.path_prefix.replace(/\/+$/, '');
+  if (prefix) await app.register(alertmanagerApi, { prefix, hide: true });
 }

@@ -1,10 +1,11 @@
 import { fingerprintOf, normalizeSeverity, type Signal } from '../../signals/signal.ts';
 
-// The SOC's alert, as the documented webhook schema defines it, and its mapping onto a signal.
+// The SOC's alert, as the documented webhook schema defines it, and its mapping onto a signal. A SIEM adds
+// fields without notice: a field the schema does not name is kept in `details` instead of refusing the alert.
 
 export const socAlertSchema = {
   type: 'object',
-  additionalProperties: false,
+  maxProperties: 200,
   required: ['id', 'rule', 'severity', 'status', 'summary', 'observed_at'],
   properties: {
     id: { type: 'string', minLength: 1, maxLength: 200, description: 'unique per delivery; a repeated id is accepted once' },
@@ -35,8 +36,23 @@ export interface SocAlert {
   observed_at: string;
 }
 
+const KNOWN = new Set(Object.keys(socAlertSchema.properties));
+
+/** `details` with every field the schema does not name added to it; one that collides with a details key keeps the details' value and is stored as `field:<name>`. */
+export function detailsOf(a: SocAlert): Record<string, unknown> | undefined {
+  let details: Record<string, unknown> | undefined = a.details ? { ...a.details } : undefined;
+  for (const [k, v] of Object.entries(a)) {
+    if (KNOWN.has(k)) continue;
+    details ??= {};
+    // defineProperty: a field named "__proto__" stays a plain field.
+    Object.defineProperty(details, Object.hasOwn(details, k) ? `field:${k}` : k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return details;
+}
+
 export function socToSignal(source: string, a: SocAlert, defaultSystem: string): Signal {
   const system = a.system || defaultSystem;
+  const details = detailsOf(a);
   return {
     source: 'soc',
     system,
@@ -46,7 +62,7 @@ export function socToSignal(source: string, a: SocAlert, defaultSystem: string):
     status: a.status,
     summary: a.summary,
     labels: { soc_source: source, rule: a.rule, ...(a.asset ? { asset: a.asset } : {}), runbook: 'soc-alert' },
-    payload: a.details ? { details: a.details } : {},
+    payload: details ? { details } : {},
     observedAt: Date.parse(a.observed_at),
   };
 }

@@ -70,7 +70,7 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
       ['a stale timestamp', () => postSoc('soc-main', body, signed(body, nowS() - 301)), 401, /301 s old .*stale or replayed/],
       ['a future timestamp', () => postSoc('soc-main', body, signed(body, nowS() + 400)), 401, /in the future/],
       ['a forged standard signature', () => postSoc('soc-std', body, { ...signStandard(WHSEC, 'm', body, nowS()), 'webhook-id': 'other' }), 401, /no v1 signature matches/],
-      ['an unknown source', () => postSoc('nobody', body, signed(body)), 404, /unknown SOC source "nobody"/],
+      ['an unknown source', () => postSoc('nobody', body, signed(body)), 401, /does not match/],
       ['malformed JSON', () => postSoc('soc-main', '{"id":', signed('{"id":')), 400, /malformed JSON/],
       ['a missing field', () => { const b = JSON.stringify({ ...alert(), rule: undefined }); return postSoc('soc-main', b, signed(b)); }, 400, /missing required field "rule"/],
       ['a wrong type', () => { const b = JSON.stringify(alert({ severity: 5 })); return postSoc('soc-main', b, signed(b)); }, 400, /body\.severity/],
@@ -88,6 +88,50 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
     }
     const m = (await t.app.http.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(m, /kuzet_intake_rejected_total\{endpoint="soc",reason="signature"\} [5-9]/);
+  });
+
+  it('answers an unknown source exactly as a bad signature: same status, same body, for every kind of header', async () => {
+    const body = JSON.stringify(alert({ id: 'oracle-1' }));
+    const headerSets: Array<[string, Record<string, string>]> = [
+      ['none', {}],
+      ['a wrong kuzet signature', signKuzet('not-the-secret-0123456789', body, nowS())],
+      ['a stale timestamp', signKuzet('not-the-secret-0123456789', body, nowS() - 900)],
+      ['a malformed signature', { 'x-kuzet-timestamp': String(nowS()), 'x-kuzet-signature': 'md5=00' }],
+      ['a wrong standard signature', signStandard('whsec_' + Buffer.from('another-key-0123456789').toString('base64'), 'msg_9', body, nowS())],
+    ];
+    for (const [name, h] of headerSets) {
+      const known = await postSoc('soc-main', body, h);
+      const unknown = await postSoc('no-such-source', body, h);
+      assert.equal(known.statusCode, 401, `${name}: ${known.body}`);
+      assert.equal(unknown.statusCode, known.statusCode, name);
+      assert.equal(unknown.body, known.body, name);
+      assert.equal(unknown.headers['content-type'], known.headers['content-type'], name);
+    }
+    // Even a request signed with a real source's secret learns nothing under another name.
+    const withReal = await postSoc('soc-other', body, signed(body));
+    assert.equal(withReal.statusCode, 401);
+    assert.match(withReal.json().error.message, /does not match/);
+    const n = (await t.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE payload::text LIKE '%oracle-1%' OR summary LIKE '%oracle%'`)).rows[0]!.n;
+    assert.equal(n, 0);
+  });
+
+  it('keeps fields the schema does not name in details instead of refusing the alert', async () => {
+    const body = JSON.stringify(alert({
+      id: 'extra-1', rule: 'impossible-travel', tenant: 'ministry', mitre: { tactic: 'TA0001' }, details: { ip_count: 17, tenant: 'from-details' },
+    }));
+    const raw = body.replace('{', '{"__proto__":{"polluted":true},');
+    const r = await postSoc('soc-main', raw, signed(raw));
+    assert.equal(r.statusCode, 202, r.body);
+    const p = (await t.store.query<{ payload: { details: Record<string, unknown> } }>(`SELECT payload FROM signals WHERE check_name = 'impossible-travel'`)).rows;
+    assert.equal(p.length, 1);
+    // A field named "__proto__" is kept as a plain field (JSON.parse makes it an own property, as the store returns it).
+    assert.deepEqual(p[0]!.payload.details, JSON.parse('{"ip_count":17,"tenant":"from-details","field:tenant":"ministry","mitre":{"tactic":"TA0001"},"__proto__":{"polluted":true}}'));
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    // A known field with a wrong type is still refused, naming it.
+    const bad = JSON.stringify(alert({ id: 'extra-2', summary: 42, vendor_score: 9 }));
+    const b = await postSoc('soc-main', bad, signed(bad));
+    assert.equal(b.statusCode, 400);
+    assert.match(b.json().error.message, /body\.summary/);
   });
 
   const postAm = (alerts: unknown, token: string | null = soc, headers: Record<string, string> = {}) =>
@@ -155,6 +199,8 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
     assert.equal(r.headers['retry-after'], '2');
     const n = (await t.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE check_name LIKE 'Flood%'`)).rows[0]!.n;
     assert.equal(n, 0);
+    const kept = (await t.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM alertmanager_alerts WHERE labels->>'alertname' LIKE 'Flood%'`)).rows[0]!.n;
+    assert.equal(kept, 0, 'no expiry is kept for alerts refused with 503');
   });
 
   it('serves /api/v2/status the way amtool reads it, to a soc token only (as the README says)', async () => {
@@ -164,6 +210,8 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
     const basic = 'Basic ' + Buffer.from(`amtool:${soc}`).toString('base64');
     const r = await t.app.http.inject({ method: 'GET', url: '/api/v2/status', headers: { authorization: basic } });
     assert.equal(r.statusCode, 200);
+    // amtool compares major.minor with its own (0.25 from Debian) and warns otherwise.
+    assert.match(r.json().versionInfo.version, /^0\.25\.0\+kuzet\./);
     assert.equal(typeof r.json().config.original, 'string');
     assert.equal(r.json().cluster.status, 'ready');
   });
