@@ -14,6 +14,9 @@ export async function openPostgres(url: string, opts: StoreOptions): Promise<Sto
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => {});
+  // So does a checked-out one (a long session, such as the escalation leader's) when its server goes away; its
+  // pending and next queries fail instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   if (opts.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.schema)}`);
   else await pool.query('SELECT 1');
 
