@@ -477,6 +477,7 @@ export class EmbeddedServer {
 
   /** The server died under us: log it and start it again, backing off while it keeps dying. */
   #died(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.#opts.outlive) return;
     const delay = Math.min(30_000, 250 * 2 ** Math.min(this.#restarts, 7));
     this.#log.error('the embedded PostgreSQL server died; restarting it', { code, signal, in_ms: delay });
     this.#restartTimer = setTimeout(() => {
