@@ -42,6 +42,8 @@ export interface EmbeddedOptions {
   logFile?: string;
   /** Let this process exit while the server runs on, unsupervised (a server shared by several test processes). */
   outlive?: boolean;
+  /** Listen on 127.0.0.1 at a free port instead of the unix socket (clients that only take host and port). */
+  tcp?: boolean;
 }
 
 export interface Binaries {
@@ -280,7 +282,7 @@ export class EmbeddedServer {
     this.#password = this.#ensurePassword();
     if (!existsSync(join(this.clusterDir, 'PG_VERSION'))) await this.#initdb();
     const socket = join(this.clusterDir, `.s.PGSQL.${DEFAULT_PORT}`);
-    if (Buffer.byteLength(socket) <= MAX_SOCKET_PATH) {
+    if (!this.#opts.tcp && Buffer.byteLength(socket) <= MAX_SOCKET_PATH) {
       this.#host = this.clusterDir;
       this.#port = DEFAULT_PORT;
     } else {
@@ -379,6 +381,8 @@ export class EmbeddedServer {
       unix_socket_directories: this.#host === '127.0.0.1' ? '' : this.clusterDir,
       port: String(this.#port),
       max_connections: '100',
+      // kuzet uses no logical replication: one process fewer.
+      max_logical_replication_workers: '0',
       logging_collector: 'off',
       log_destination: 'stderr',
       ...this.#opts.settings,

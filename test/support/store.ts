@@ -39,6 +39,8 @@ async function sharedEmbeddedUrl(): Promise<string> {
       settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
       logFile: join(dir, 'postgres.log'),
       outlive: true,
+      // Tests hand the URL to probes, pg_dump and drills that take a host and a port.
+      tcp: true,
     });
     try {
       await server.start();
