@@ -33,16 +33,17 @@ pid=$(cat "$data/kuzet.pid")
 echo "kuzet up with $TARGETS http probes every 30 s; ${WARMUP}s warm-up, ${DURATION}s measured; $(nproc) cores; node $(node -v)"
 sleep "$WARMUP"
 c0=$(tree_cpu "$pid"); t0=$(date +%s.%N)
-maxrss=0; maxpss=0
+maxrss=0; maxpss=0; maxk=0
 end=$(( $(date +%s) + DURATION ))
 while [ "$(date +%s)" -lt "$end" ]; do
   read -r n rss pss < <(tree_mem "$pid")
   [ "$rss" -gt "$maxrss" ] && maxrss=$rss
   [ "$pss" -gt "$maxpss" ] && maxpss=$pss
+  k=$(awk '/^VmRSS:/{print $2}' "/proc/$pid/status"); [ "$k" -gt "$maxk" ] && maxk=$k
   sleep 5
 done
 c1=$(tree_cpu "$pid"); t1=$(date +%s.%N)
 rows=$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^kuzet_probe_duration_seconds_count/ {s += $2} END {print s + 0}')
-echo "CPU $(echo "scale=1; 100 * ($c1 - $c0) / ($t1 - $t0)" | bc) % of one core (kuzet + $n processes in its tree); max RSS sum $((maxrss / 1024)) MB, max PSS sum $((maxpss / 1024)) MB; probe runs so far $rows"
+echo "CPU $(echo "scale=1; 100 * ($c1 - $c0) / ($t1 - $t0)" | bc) % of one core (kuzet + $n processes in its tree); max RSS sum $((maxrss / 1024)) MB, max PSS sum $((maxpss / 1024)) MB (kuzet alone: max RSS $((maxk / 1024)) MB); probe runs so far $rows"
 grep -c '"level":"error"' "$data.log" | sed 's/^/error lines in the log: /'
 rm -f "$data.log"
