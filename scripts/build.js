@@ -43,7 +43,12 @@ function copyAssets(dir = SRC) {
 }
 
 export function build({ check = true } = {}) {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  let tsc;
+  try {
+    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  } catch {
+    throw new Error('kuzet: dist/ is missing or older than src/, and TypeScript is not installed to build it: run `npm ci` (with the development dependencies), then `npm run build`');
+  }
   rmSync(DIST, { recursive: true, force: true });
   execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), ...(check ? [] : ['--noCheck'])], { stdio: 'inherit', cwd: ROOT });
   copyAssets();
