@@ -4,9 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { EmbeddedServer, readPostmasterPid } from '../../../src/store/embedded.ts';
 import { openStore, type Store } from '../../../src/store/store.ts';
@@ -106,6 +107,24 @@ describe('the embedded PostgreSQL store', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('runs as a non-root user too: the server runs as that user', { skip: userInfo().uid !== 0 && 'the suite runs as a non-root user already' }, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kuzet-emb-nobody-'));
+    after(() => rmSync(root, { recursive: true, force: true }));
+    chmodSync(root, 0o755);
+    const nobody = 65534;
+    chownSync(root, nobody, nobody);
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./embedded-child.ts', import.meta.url)), join(root, 'pg')], {
+      uid: nobody,
+      gid: nobody,
+      cwd: fileURLToPath(new URL('../../../', import.meta.url)),
+      encoding: 'utf8',
+      env: { ...process.env, HOME: root },
+      timeout: 120_000,
+    });
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), { uid: nobody, serverUid: nobody, n: 42 });
   });
 
   it('restarts a server killed with -9, and the committed data is there', async () => {
