@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -50,7 +50,6 @@ import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSecti
 import { AlertExpiry, writeAlertRows } from './sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
-import { lockDataDir } from './store/lock.ts';
 import { openStore, redactUrl, type Store } from './store/store.ts';
 
 // The composition root: builds every component from the config and returns { start, stop, reload }.
@@ -100,12 +99,6 @@ export async function createApp(opts: AppOptions): Promise<App> {
 
   const storeCfg = config.kuzet.store;
   const ownStore = !opts.store;
-  let unlock = () => {};
-  if (ownStore && !storeCfg.url) {
-    const dataDir = resolve(config.dir, storeCfg.data_dir);
-    mkdirSync(dataDir, { recursive: true });
-    unlock = lockDataDir(dataDir);
-  }
   // A lost connection is logged (at most once every 10 s) and never fatal: the pool reconnects on demand.
   let lastConnLog = -Infinity;
   const onConnectionError = (err: Error) => {
@@ -116,11 +109,12 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
   const store =
     opts.store ??
-    (await openStore(storeCfg.url ? { url: storeCfg.url, poolSize: storeCfg.pool_size, onConnectionError } : { dataDir: resolve(config.dir, storeCfg.data_dir) }).catch((err: Error) => {
-      unlock();
-      throw err;
-    }));
-  log.info('store opened', storeCfg.url ? { kind: store.kind, url: redactUrl(storeCfg.url) } : { kind: store.kind, data_dir: storeCfg.data_dir });
+    (await openStore(
+      storeCfg.url
+        ? { url: storeCfg.url, poolSize: storeCfg.pool_size, onConnectionError }
+        : { dataDir: resolve(config.dir, storeCfg.data_dir), poolSize: storeCfg.pool_size, log: log.child({ component: 'postgres' }), onConnectionError },
+    ));
+  log.info('store opened', storeCfg.url ? { kind: 'postgres', url: redactUrl(storeCfg.url) } : { kind: 'embedded', data_dir: storeCfg.data_dir });
   const applied = await migrate(store, (m) => log.info(m));
   if (applied.length) log.info('migrations applied', { applied });
 
@@ -455,7 +449,6 @@ export async function createApp(opts: AppOptions): Promise<App> {
       await escalation.stop();
       await audits.drain();
       if (ownStore) await store.close();
-      unlock();
       log.info('kuzet stopped');
     },
     async reload() {

@@ -42,6 +42,8 @@ async function runDaemon(configFile: string): Promise<void> {
   try {
     await a.start();
   } catch (err) {
+    // A signal during start-up: the stop under way closed what start() was using, and exits by itself.
+    if (stopping) return;
     a.log.error('kuzet could not start', { err: (err as Error).message });
     await a.stop().catch(() => {});
     process.exit(1);

@@ -168,7 +168,7 @@ export async function buildSummary(d: SummaryDeps): Promise<StatusSummary> {
     public_url: k.server.public_url,
     version: d.version,
     data: {
-      store: store.url ? 'postgres' : 'pglite',
+      store: store.url ? 'postgres' : 'embedded',
       path: store.url ? redactUrl(store.url) : resolve(config.dir, store.data_dir),
       attachments: resolve(String((k.requests as { attachments?: { dir?: string } }).attachments?.dir ?? 'data/attachments')),
     },

@@ -26,7 +26,7 @@ const { values: a } = parseArgs({
     duration: { type: 'string', default: '0' },
     warmup: { type: 'string', default: '35' },
     report: { type: 'string', default: '30' },
-    store: { type: 'string', default: 'pglite' }, // pglite | postgres | none
+    store: { type: 'string', default: 'embedded' }, // embedded (a throwaway embedded server) | postgres | none
     concurrency: { type: 'string', default: '256' },
   },
 });
@@ -37,7 +37,7 @@ const urls = file
   : Array.from({ length: Number(a.targets) }, (_v, i) => `${a.url}${a.url!.includes('?') ? '&' : '?'}t=${i}`);
 
 let store: Store | undefined;
-if (a.store === 'pglite') store = await openStore({ dataDir: 'memory://' });
+if (a.store === 'embedded') store = await openStore({ dataDir: 'memory://' });
 else if (a.store === 'postgres') {
   // One connection, so the server-side CPU of storing results can be read from that backend's /proc entry.
   store = await openStore({ url: process.env.KUZET_BENCH_DATABASE_URL ?? 'postgres://kuzet:kuzet@127.0.0.1:5432/kuzet_test', schema: `bench_${process.pid}`, poolSize: 1 });

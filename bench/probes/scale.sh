@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 10,000 http probes at a 30 s interval against a local nginx: kuzet's CPU, RSS and start lateness,
-# results stored (PGlite in-process by default, so its CPU is counted in kuzet's).
-#   bench/probes/scale.sh                       # TARGETS=10000 INTERVAL=30s DURATION=150 STORE=pglite PORT=18081
+# results stored (in a throwaway embedded PostgreSQL by default; its CPU is not counted, see bench/embedded/probes.sh).
+#   bench/probes/scale.sh                       # TARGETS=10000 INTERVAL=30s DURATION=150 STORE=embedded PORT=18081
 # Every process started here is stopped by its PID on exit. Traffic goes to 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -9,7 +9,7 @@ TARGETS=${TARGETS:-10000}
 INTERVAL=${INTERVAL:-30s}
 DURATION=${DURATION:-150}
 WARMUP=${WARMUP:-35}
-STORE=${STORE:-pglite}
+STORE=${STORE:-embedded}
 PORT=${PORT:-18081}
 [ "$DURATION" -le 600 ] || { echo "DURATION capped at 600 s" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/kuzet-bench-probes.XXXXXX)

@@ -7,6 +7,7 @@ import { parseDuration, systemClock } from '../clock.ts';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.ts';
 import type { PublicIncident } from '../incidents/rows.ts';
 import { SEVERITIES } from '../signals/signal.ts';
+import { embeddedUrl } from '../store/embedded.ts';
 import { holderOf } from '../store/lock.ts';
 import { migrate } from '../store/migrate.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -54,16 +55,19 @@ function readConfig(file: string): LoadedConfig {
   }
 }
 
-/** Open the configured store for a one-off command; refuses while a daemon holds the embedded store. */
+/**
+ * Open the configured store for a one-off command. Beside a running daemon on the embedded store, the command uses
+ * the daemon's server; with no daemon, it starts the embedded server for its own duration.
+ */
 async function withStore<T>(file: string, fn: (s: Store, cfg: LoadedConfig) => Promise<T>): Promise<T> {
   const cfg = readConfig(file);
   const s = cfg.kuzet.store;
   if (!s.url) {
     const dir = resolve(cfg.dir, s.data_dir);
     const pid = holderOf(dir);
-    if (pid) throw new Exit(1, `the embedded store ${s.data_dir} is in use by the running daemon (pid ${pid}); use the API (or stop the daemon)`);
+    if (pid && !embeddedUrl(dir)) throw new Exit(1, `the embedded store ${s.data_dir} is in use by the running daemon (pid ${pid}), and its server is not running; use the API (or stop the daemon)`);
   }
-  const store = await openStore(s.url ? { url: s.url, poolSize: 2 } : { dataDir: resolve(cfg.dir, s.data_dir) });
+  const store = await openStore(s.url ? { url: s.url, poolSize: 2 } : { dataDir: resolve(cfg.dir, s.data_dir), attach: true, poolSize: 2 });
   try {
     await migrate(store);
     return await fn(store, cfg);

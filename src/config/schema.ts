@@ -43,7 +43,7 @@ export const kuzetSchema = {
       default: {},
       properties: {
         url: { type: 'string', default: '' },
-        data_dir: { type: 'string', default: 'data/pglite' },
+        data_dir: { type: 'string', default: 'data/pg' },
         pool_size: { type: 'integer', minimum: 1, maximum: 100, default: 8 },
       },
     },

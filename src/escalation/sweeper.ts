@@ -4,7 +4,7 @@ import type { Queryable, Store } from '../store/store.ts';
 
 // Runs the escalation sweep on exactly one instance: the one holding a PostgreSQL session-level
 // advisory lock on a dedicated `store.session`. If that connection dies, the lock goes with it and
-// another instance takes over at its next tick. PGlite is one process, so it always leads.
+// another instance takes over at its next tick.
 // Leadership is belt and braces: timers are also claimed with SKIP LOCKED and pages carry
 // idempotency keys, so two sweepers overlapping for a moment still page once.
 
@@ -81,8 +81,6 @@ export class Sweeper {
   }
 
   async #ensureLeadership(): Promise<boolean> {
-    const { store } = this.#deps;
-    if (store.kind === 'pglite') return this.#setLeader(true);
     try {
       if (!this.#session) await this.#openSession();
       if (this.#leader) {

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-// PGlite is one process's database: a second process opening the same data folder would corrupt it.
-// A pid file in the folder says who holds it; a stale one (its process gone) is taken over.
+// The embedded server belongs to one kuzet process, which starts, supervises and stops it. A pid file in the data
+// folder says which process; a stale one (its process gone) is taken over.
 
 export function holderOf(dataDir: string): number | null {
   const f = join(dataDir, 'kuzet.pid');

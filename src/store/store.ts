@@ -1,5 +1,7 @@
-// One small interface over PostgreSQL (through `pg`) and PGlite (PostgreSQL in WASM, in-process).
-// Both run the same SQL and the same migrations.
+import type { EmbeddedLog } from './embedded.ts';
+
+// One small interface over PostgreSQL through `pg`: a server kuzet is given (store.url), or the embedded one it
+// starts, supervises and stops itself (./embedded.ts). One SQL dialect, one set of migrations.
 
 export interface QueryResult<T> {
   rows: T[];
@@ -11,7 +13,7 @@ export interface Queryable {
 }
 
 export interface Store extends Queryable {
-  readonly kind: 'pglite' | 'postgres';
+  readonly kind: 'postgres';
   /** Run several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
   /** Run `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
@@ -31,15 +33,23 @@ export interface Listener {
 }
 
 export interface StoreOptions {
-  /** postgres://… selects a real server; otherwise PGlite. */
+  /** postgres://… selects a server; otherwise the embedded server of dataDir. */
   url?: string;
-  /** PGlite data directory; "memory://" keeps it in memory. */
+  /**
+   * The embedded server's data folder. "memory://" (or none) starts a throwaway server in the OS temp folder,
+   * removed on close.
+   */
   dataDir?: string;
+  /**
+   * Embedded only: when another kuzet process owns the data folder and its server runs, connect to that server
+   * (one-off commands beside a running daemon) instead of refusing.
+   */
+  attach?: boolean;
+  /** Embedded only: where the server's own log lines go. */
+  log?: EmbeddedLog;
   /** Schema to work in (tests give each store its own). */
   schema?: string;
   poolSize?: number;
-  /** PGlite only: start from this data directory image (PGlite.dumpDataDir) instead of running initdb. */
-  image?: Blob;
   /** A connection of the pool (or a LISTEN connection) failed; the store recovers by itself. For logs. */
   onConnectionError?: (err: Error) => void;
 }
@@ -49,8 +59,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const { openPostgres } = await import('./postgres.ts');
     return openPostgres(opts.url, opts);
   }
-  const { openPglite } = await import('./pglite.ts');
-  return openPglite(opts.dataDir ?? 'memory://', opts);
+  const { openEmbedded } = await import('./embedded-store.ts');
+  return openEmbedded(opts.dataDir ?? 'memory://', opts);
 }
 
 export function quoteIdent(name: string): string {

@@ -1,15 +1,28 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { readPostmasterPid } from '../../src/store/embedded.ts';
 import { freePort, run, start, waitFor } from '../support/process.ts';
+
+const running = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 // The real process, started the way the README says: `npm start` on the embedded store.
 
 describe('the daemon as a real process', () => {
+  // npm start builds dist/ when src/ changed; build it here so the start is timed without it.
+  before(async () => assert.equal((await run('node', ['scripts/build.js', '--if-stale'])).code, 0));
   it('npm start answers /healthz, keeps what it accepted across a SIGTERM and a restart', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kuzet-accept-'));
+    chmodSync(dataDir, 0o755); // as root, the embedded server runs as postgres and must reach its folder
     const emptyDir = mkdtempSync(join(tmpdir(), 'kuzet-accept-probes-'));
     const port = await freePort();
     // No probes: the shipped ones watch the real portals, and tests reach nothing but loopback.
@@ -29,11 +42,20 @@ describe('the daemon as a real process', () => {
       });
       assert.equal(opened.status, 201);
       const id = ((await opened.json()) as { id: number }).id;
+      // The embedded PostgreSQL server: a child of the daemon, on its unix socket in the data folder.
+      const postmaster = readPostmasterPid(join(dataDir, 'cluster'))!;
+      assert.ok(postmaster && running(postmaster.pid), 'the embedded server runs');
+      assert.equal(postmaster.socketDir, join(dataDir, 'cluster'));
       // SIGTERM to the daemon itself (its pid is in the store's lock file); npm then exits with its status.
       process.kill(Number(readFileSync(join(dataDir, 'kuzet.pid'), 'utf8')), 'SIGTERM');
       assert.equal(await first.exited, 0, `graceful stop exits 0\n${first.output()}`);
       assert.ok(!existsSync(join(dataDir, 'kuzet.pid')), 'the lock is released');
       assert.match(first.output(), /"message":"kuzet stopped"/);
+      // ... and the server was shut down cleanly before kuzet exited: no process, no postmaster.pid, a shutdown checkpoint.
+      assert.ok(!running(postmaster.pid), 'the embedded server stopped with kuzet');
+      assert.ok(!existsSync(join(dataDir, 'cluster', 'postmaster.pid')), 'a clean shutdown removes postmaster.pid');
+      assert.match(first.output(), /"message":"database system is shut down"/);
+      assert.ok(first.output().indexOf('database system is shut down') < first.output().indexOf('"message":"kuzet stopped"'));
 
       const second = start('npm', ['start', '--silent'], env);
       after(() => second.signal('SIGKILL'));
@@ -44,7 +66,7 @@ describe('the daemon as a real process', () => {
       assert.equal(got.status, 200);
       assert.equal(((await got.json()) as { title: string }).title, 'Acceptance: the home page is blank');
       process.kill(Number(readFileSync(join(dataDir, 'kuzet.pid'), 'utf8')), 'SIGTERM');
-      assert.equal(await second.exited, 0);
+      assert.equal(await second.exited, 0, second.output());
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
       rmSync(emptyDir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { GroupCommitter } from '../../src/signals/batcher.ts';
 import type { Signal } from '../../src/signals/signal.ts';
 import type { Store } from '../../src/store/store.ts';
 import { sig } from '../support/signals.ts';
-import { freshStore, storeKind } from '../support/store.ts';
+import { freshStore, storeKind, testDatabaseUrl } from '../support/store.ts';
 
 const MIN = 60_000;
 const policy = { reopenWindowMs: 30 * MIN, flapFlips: 4, flapWindowMs: 60 * MIN };
@@ -67,13 +67,13 @@ describe(`incident engine on ${storeKind}`, () => {
   });
 });
 
-describe('two kuzet instances on one PostgreSQL', { skip: storeKind === 'postgres' ? false : 'needs KUZET_TEST_DATABASE_URL' }, () => {
+describe('two kuzet instances on one PostgreSQL', () => {
   it('open exactly one incident per fingerprint between them', async () => {
     const a = await setup();
     // A second engine on its own connection pool to the same schema, as a second process would have.
     const { openStore } = await import('../../src/store/store.ts');
     const schema = (await a.store.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s;
-    const storeB = await openStore({ url: process.env.KUZET_TEST_DATABASE_URL!, schema, poolSize: 4 });
+    const storeB = await openStore({ url: testDatabaseUrl, schema, poolSize: 4 });
     const b = new IncidentEngine({ store: storeB, clock: a.clock, policy: () => policy });
     try {
       const ba = new GroupCommitter<Signal, unknown>((s) => a.engine.processBatch(s), { maxBatch: 50, maxQueue: 10_000 });

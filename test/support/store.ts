@@ -1,52 +1,74 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listMigrations, migrate } from '../../src/store/migrate.ts';
+import { fileURLToPath } from 'node:url';
+import { EmbeddedServer } from '../../src/store/embedded.ts';
+import { migrate } from '../../src/store/migrate.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 
-/** The store the integration tiers run on: real PostgreSQL when KUZET_TEST_DATABASE_URL is set, else PGlite. */
-export const testDatabaseUrl = process.env.KUZET_TEST_DATABASE_URL || undefined;
-export const storeKind = testDatabaseUrl ? 'postgres' : 'pglite';
+/**
+ * The server the integration tiers run on: the one KUZET_TEST_DATABASE_URL names, else one embedded PostgreSQL
+ * server per test run, shared by every test file of the run (each test works in its own schema).
+ */
+export const storeKind: 'embedded' | 'postgres' = process.env.KUZET_TEST_DATABASE_URL ? 'postgres' : 'embedded';
 
-let image: Promise<Blob> | undefined;
+const REAPER = fileURLToPath(new URL('./pg-reaper.mjs', import.meta.url));
 
 /**
- * A migrated PGlite image: a new in-memory store loads it instead of running initdb (seconds each). It is cached
- * in the temp folder, keyed by the migrations and the PGlite version, so test processes share one.
+ * The run's embedded server. `node --test` runs each file in a child process: the first one starts the server in a
+ * folder named after the runner's pid, later ones find it there; a detached reaper stops it and removes the folder
+ * when the runner exits (however it exits). A file run on its own gets a server of its own the same way.
  */
-function pgliteImage(): Promise<Blob> {
-  image ??= (async () => {
-    const h = createHash('sha256');
-    for (const m of listMigrations()) h.update(m.name).update(m.sql);
-    h.update(JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')).version);
-    const file = join(tmpdir(), `kuzet-test-pglite-${h.digest('hex').slice(0, 16)}.tar`);
-    if (existsSync(file)) return new Blob([readFileSync(file)]);
-    const { openPglite } = await import('../../src/store/pglite.ts');
-    const s = await openPglite('memory://', {});
-    await migrate(s);
-    const blob = await s.dumpImage();
-    await s.close();
-    const part = `${file}.${process.pid}`;
-    writeFileSync(part, Buffer.from(await blob.arrayBuffer()));
-    renameSync(part, file);
-    return blob;
-  })();
-  return image;
+async function sharedEmbeddedUrl(): Promise<string> {
+  const owner = process.env.NODE_TEST_CONTEXT ? process.ppid : process.pid;
+  const dir = join(tmpdir(), `kuzet-test-pg-${owner}`);
+  const urlFile = join(dir, 'url');
+  for (let i = 0; i < 1200; i++) {
+    if (existsSync(urlFile)) return readFileSync(urlFile, 'utf8').trim();
+    try {
+      mkdirSync(dir);
+    } catch {
+      // another file of this run is starting it
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    const server = new EmbeddedServer(join(dir, 'pg'), {
+      // Durability is not under test here; speed is welcome.
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
+      logFile: join(dir, 'postgres.log'),
+      outlive: true,
+      // Tests hand the URL to probes, pg_dump and drills that take a host and a port.
+      tcp: true,
+    });
+    try {
+      await server.start();
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    spawn(process.execPath, [REAPER, String(owner), dir, String(server.pid)], { detached: true, stdio: 'ignore' }).unref();
+    writeFileSync(`${urlFile}.part`, server.url);
+    renameSync(`${urlFile}.part`, urlFile);
+    return server.url;
+  }
+  throw new Error(`the test PostgreSQL server in ${dir} did not come up`);
 }
 
-/** A fresh, migrated store: its own schema on PostgreSQL, its own in-memory PGlite otherwise. */
+/** The connection URL every test uses: KUZET_TEST_DATABASE_URL, or the run's embedded server. */
+export const testDatabaseUrl: string = process.env.KUZET_TEST_DATABASE_URL || (await sharedEmbeddedUrl());
+
+/** A fresh, migrated store in its own schema, dropped on close. */
 export async function freshStore(): Promise<Store> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
-  const store = await openStore(testDatabaseUrl ? { url: testDatabaseUrl, schema, poolSize: 6 } : { dataDir: 'memory://', image: await pgliteImage() });
+  const store = await openStore({ url: testDatabaseUrl, schema, poolSize: 6 });
   await migrate(store);
-  if (testDatabaseUrl) {
-    const close = store.close.bind(store);
-    // Leave nothing behind on the shared server.
-    (store as { close: () => Promise<void> }).close = async () => {
-      await store.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-      await close();
-    };
-  }
+  const close = store.close.bind(store);
+  // Leave nothing behind on the shared server.
+  (store as { close: () => Promise<void> }).close = async () => {
+    await store.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+    await close();
+  };
   return store;
 }

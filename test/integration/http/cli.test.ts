@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../../src/cli/index.ts';
 import { lockDataDir } from '../../../src/store/lock.ts';
+import { openStore } from '../../../src/store/store.ts';
 import { testApp, type TestApp } from '../../support/app.ts';
 import { storeKind } from '../../support/store.ts';
 
@@ -58,8 +59,9 @@ describe(`kuzet incidents … against a running kuzet on ${storeKind}`, () => {
 });
 
 describe('kuzet token … on the embedded store', () => {
-  it('creates tokens, and refuses while a daemon holds the store', async () => {
+  it('creates tokens, uses a running daemon\'s server, and refuses while a daemon holds the store without one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kuzet-cli-'));
+    chmodSync(dir, 0o755); // as root, the embedded server runs as postgres and must reach its folder
     try {
       mkdirSync(join(dir, 'probes'));
       writeFileSync(join(dir, 'kuzet.yaml'), 'store:\n  url: ""\n  data_dir: data\nprobes_dir: probes\n');
@@ -71,6 +73,17 @@ describe('kuzet token … on the embedded store', () => {
       const ls = await cli(['token', 'ls', '--config', cfg]);
       assert.match(ls.out, /1\s+duty\s+oncall/);
       assert.ok(!ls.out.includes(made.out.trim()), 'the token value is never listed');
+      // Beside a daemon whose embedded server runs, the command works through that server.
+      const daemon = await openStore({ dataDir: join(dir, 'data') });
+      try {
+        writeFileSync(join(dir, 'data', 'kuzet.pid'), `${process.ppid}\n`);
+        const beside = await cli(['token', 'create', '--role', 'viewer', '--name', 'beside', '--config', cfg]);
+        assert.equal(beside.code, 0, beside.err);
+        assert.match(beside.err, /token #2 \(beside, role viewer\) created/);
+        writeFileSync(join(dir, 'data', 'kuzet.pid'), `${process.pid}\n`);
+      } finally {
+        await daemon.close();
+      }
       const unlock = lockDataDir(join(dir, 'data'));
       // A live process other than this one must hold it: pretend with our parent's pid.
       writeFileSync(join(dir, 'data', 'kuzet.pid'), `${process.ppid}\n`);

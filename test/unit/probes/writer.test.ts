@@ -16,7 +16,7 @@ function fakeStore() {
     },
   };
   const store = {
-    kind: 'pglite',
+    kind: 'postgres',
     tx: async <T>(fn: (q: Queryable) => Promise<T>) => {
       state.txCalls++;
       if (state.down) throw new Error('connection refused');
