@@ -24,6 +24,8 @@ export interface ProbeInfo {
   labels: Record<string, string>;
   /** sql probes: the limit of their first `<=` expectation (a feed's maximum age in days). */
   maxValue?: number;
+  /** sql probes judging a cadence's last finished period (`sql.period`): they fail during the period after. */
+  period?: string;
 }
 
 export interface MaintenanceInfo {

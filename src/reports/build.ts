@@ -534,12 +534,14 @@ async function feedsReport(ctx: ReportContext, req: ReportRequest, observedTo: n
   const ids = scopeSystems(ctx, req.system).map((s) => s.id);
   const feeds = ctx.probes.filter((x) => isFeed(x) && ids.includes(x.system));
   const byName = new Map(feeds.map((f) => [f.name, f]));
-  const episodes = await loadEpisodes(ctx.q, ids, byName, p.from, p.to, ctx.now, (row, probes) => row.source === 'probe' && probes.has(row.check_name));
+  // Feeds judged a period later (sql.period) are read up to one cadence past the report's end.
+  const reach = feeds.some((f) => f.period) ? p.to + (CADENCE_MONTHS[feeds.find((f) => f.period)!.period!] ?? 12) * 31 * 86_400_000 : p.to;
+  const episodes = await loadEpisodes(ctx.q, ids, byName, p.from, reach, ctx.now, (row, probes) => row.source === 'probe' && probes.has(row.check_name));
   const counts = feeds.length
     ? await ctx.q.query<{ probe: string; day: Date; n: string | number; f: string | number }>(
         `SELECT probe, period_start AS day, count AS n, failures AS f FROM probe_rollups
           WHERE period = 'day' AND probe = ANY($1::text[]) AND period_start >= $2::timestamptz AND period_start < $3::timestamptz`,
-        [feeds.map((f) => f.name), new Date(p.from).toISOString(), new Date(p.to).toISOString()],
+        [feeds.map((f) => f.name), new Date(p.from).toISOString(), new Date(reach).toISOString()],
       )
     : { rows: [] };
   const rows: Record<string, Cell>[] = [];
@@ -551,8 +553,11 @@ async function feedsReport(ctx: ReportContext, req: ReportRequest, observedTo: n
       continue;
     }
     for (const s of ss) {
-      const a = Math.max(s.from, p.from);
-      const b = Math.min(s.to, p.to, observedTo);
+      // A feed probe with `sql.period` judges the last finished period: slot s is met or missed by what the probe saw
+      // during the slot after it (from s's end for as long again).
+      const judged = f.period ? { from: s.to, to: s.to + (s.to - s.from) } : s;
+      const a = f.period ? judged.from : Math.max(s.from, p.from);
+      const b = f.period ? Math.min(judged.to, ctx.now) : Math.min(s.to, p.to, observedTo);
       const mine = counts.rows.filter((c) => c.probe === f.name && ms(c.day)! >= a && ms(c.day)! < b);
       const n = mine.reduce((x, c) => x + Number(c.n), 0);
       const fails = mine.reduce((x, c) => x + Number(c.f), 0);

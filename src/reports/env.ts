@@ -12,7 +12,7 @@ interface RawProbe {
   enabled?: boolean;
   availability?: boolean;
   labels?: Record<string, string>;
-  sql?: { expect?: { column: string; op: string; value: unknown }[] };
+  sql?: { expect?: { column: string; op: string; value: unknown }[]; period?: string };
 }
 
 export function probeInfos(files: readonly { probes?: readonly unknown[] }[]): ProbeInfo[] {
@@ -29,6 +29,7 @@ export function probeInfos(files: readonly { probes?: readonly unknown[] }[]): P
         enabled: raw.enabled !== false,
         labels: raw.labels ?? {},
         ...(limit ? { maxValue: limit.value as number } : {}),
+        ...(raw.sql?.period ? { period: raw.sql.period } : {}),
       });
     }
   }
