@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -162,6 +162,7 @@ reports:
 
   it('kuzet report: refuses bad input with exit 2 and a precise message; writes a report with -o', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kuzet-report-cli-'));
+    chmodSync(dir, 0o755); // as root the embedded server runs as postgres, which must enter the folder
     try {
       mkdirSync(join(dir, 'probes'));
       writeFileSync(join(dir, 'kuzet.yaml'), `${TEST_CONFIG}store: { data_dir: ${JSON.stringify(join(dir, 'data'))} }\nrequests: { calendar_file: config/calendars/kz.yaml }\n`);
