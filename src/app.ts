@@ -30,6 +30,8 @@ import { registerRequestRoutes } from './requests/http.ts';
 import { registerRequestMetrics } from './requests/metrics.ts';
 import { RequestService } from './requests/service.ts';
 import { createServer } from './http/server.ts';
+import { registerConsole, requestStatusUrl } from './console/index.ts';
+import { loadRunbooks } from './notify/runbooks.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { schemaPlugins } from './sections.ts';
@@ -222,6 +224,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       }], clock.now());
     },
     onReceived: (q, r) => userReports.onReceived(q, r),
+    // The signed link to the user's status page (src/console), given in the receipt and the answer.
+    statusUrl: (number) => requestStatusUrl(escalationCfg().public_url ?? config.kuzet.server.public_url, escalationCfg().ack_links?.secret, number),
   });
   affected = (ids) => requests.requestCountsByIncident(ids);
   await registerRequestRoutes(http, {
@@ -277,6 +281,29 @@ export async function createApp(opts: AppOptions): Promise<App> {
     config: resolveBackupsConfig((config.kuzet.backups ?? {}) as BackupsConfig),
   });
   await registerBackupRoutes(http, { service: backups, authorize });
+
+  // The web console, the incident pages every message links to, the public status page and the users' request status.
+  const runbooksDir = config.kuzet.runbooks_dir ? resolve(config.dir, config.kuzet.runbooks_dir) : shipped('runbooks');
+  let runbooks = { at: -Infinity, list: [] as ReturnType<typeof loadRunbooks> };
+  await registerConsole(http, {
+    store,
+    clock,
+    verifier,
+    engine,
+    audit,
+    systems: () => config.kuzet.systems,
+    escalation: escalationCfg,
+    runbooks: () => {
+      if (clock.now() - runbooks.at > 30_000) runbooks = { at: clock.now(), list: loadRunbooks(runbooksDir) };
+      return runbooks.list;
+    },
+    publicUrl: () => escalationCfg().public_url ?? config.kuzet.server.public_url ?? '',
+    requests,
+    requestsConfig: () => requestsCfg,
+    backups,
+    maintenance: () => config.probeFiles.flatMap((f) => f.maintenance ?? []) as unknown as Array<Record<string, unknown>>,
+    statusSecret: () => escalationCfg().ack_links?.secret,
+  });
 
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.
   let auditArchive: { stop(): void } | undefined;

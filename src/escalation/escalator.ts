@@ -306,7 +306,7 @@ export class Escalator {
       const m: MessageData = { ...msg };
       if (base && incidentId !== null) {
         m.incidentUrl = `${base}/incidents/${incidentId}`;
-        if (cfg.ack_links && msg.kind !== 'resolved') m.ackUrl = `${base}/api/v1/ack/${signAckToken(cfg.ack_links.secret, incidentId, now + ttl, randomBytes(12).toString('base64url'))}`;
+        if (cfg.ack_links && msg.kind !== 'resolved') m.ackUrl = `${base}/ack/${signAckToken(cfg.ack_links.secret, incidentId, now + ttl, randomBytes(12).toString('base64url'))}`;
       }
       return {
         key: `${keyBase}:${d.channel}:${d.recipient.person ?? '-'}`,
