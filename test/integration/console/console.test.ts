@@ -108,7 +108,7 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
     await postAlert(t, soc, [alert({ labels: { alertname: 'CsrfProbe', system: 'nqs', severity: 'major' } })]);
     const id = Number((await t.store.query<{ id: number }>(`SELECT id FROM incidents WHERE check_name = 'CsrfProbe'`)).rows[0]!.id);
     const s = await signIn(t, oncall);
-    for (const body of [{}, { _csrf: 'x'.repeat(43) }, { _csrf: '' }]) {
+    for (const body of [{}, { _csrf: 'x'.repeat(43) }, { _csrf: '' }] as Array<Record<string, string>>) {
       const r = await post(t, `/incidents/${id}/ack`, s.cookie, body);
       assert.equal(r.statusCode, 403, JSON.stringify(body));
       assert.match(r.headers['content-type'] as string, /text\/html/);
