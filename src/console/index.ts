@@ -4,7 +4,7 @@ import type { RequestsConfig } from '../requests/config.ts';
 import type { RequestService } from '../requests/service.ts';
 import { registerAdminPages } from './admin.ts';
 import { sysName } from './incidents.ts';
-import { esc, langOf, page, parseCookies, sendPage, when } from './layout.ts';
+import { esc, HTML_HEADERS, langOf, page, parseCookies, sendPage, when } from './layout.ts';
 import { requestStatus, signRequestStatus, verifyRequestStatus, type RequestStatusView } from './request-status.ts';
 import { registerConsoleRoutes, type ConsoleDeps } from './routes.ts';
 import { randomId, sameToken } from './sessions.ts';
@@ -34,6 +34,7 @@ export function requestStatusUrl(base: string, secret: string | undefined, numbe
 }
 
 const RS_CSRF = 'kuzet_rs_csrf';
+const STATUS_HEADERS = { ...HTML_HEADERS, 'cache-control': 'public, max-age=5, stale-while-revalidate=30', vary: 'Cookie' };
 
 export async function registerConsole(app: FastifyInstance, d: ConsoleAppDeps) {
   const secure = () => d.publicUrl().startsWith('https://');
@@ -50,8 +51,10 @@ export async function registerConsole(app: FastifyInstance, d: ConsoleAppDeps) {
       scope.get('/status', async (req, reply) => {
         const q = (req.query as Record<string, unknown>).lang;
         const lang: Lang = q === 'kk' || q === 'en' || q === 'ru' ? q : langOf(req);
-        const html = await status.get(lang);
-        return sendPage(reply.header('vary', 'Cookie'), 200, html, 'public, max-age=5, stale-while-revalidate=30');
+        const p = await status.get(lang);
+        reply.headers(STATUS_HEADERS).header('etag', p.etag);
+        if (req.headers['if-none-match'] === p.etag) return reply.code(304).send();
+        return reply.code(200).send(p.body);
       });
 
       const rsPage = (req: FastifyRequest, reply: FastifyReply, code: number, body: string) => {

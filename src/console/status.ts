@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CronExpressionParser } from 'cron-parser';
 import { parseDuration, type Clock } from '../clock.ts';
 import type { Queryable } from '../store/store.ts';
@@ -109,17 +110,22 @@ export function renderStatus(lang: Lang, d: StatusData, systems: readonly System
 <p class="muted">${t(lang, 'updated')}: ${esc(when(d.at))} (${t(lang, 'zone')}) · <a href="/report?lang=${lang === 'kk' ? 'kk' : 'ru'}">${t(lang, 'reportProblem')}</a></p>`);
 }
 
-/** The rendered page per language, kept for `ttlMs`; concurrent misses share one render. */
+export interface RenderedPage { body: Buffer; etag: string }
+
+/** The rendered page per language (bytes and their ETag), kept for `ttlMs`; concurrent misses share one render. */
 export class StatusCache {
-  #pages = new Map<Lang, { at: number; html: Promise<string> }>();
+  #pages = new Map<Lang, { at: number; page: Promise<RenderedPage> }>();
   constructor(private readonly clock: Clock, private readonly render: (lang: Lang) => Promise<string>, private readonly ttlMs = 5_000) {}
-  get(lang: Lang): Promise<string> {
+  get(lang: Lang): Promise<RenderedPage> {
     const now = this.clock.now();
     const hit = this.#pages.get(lang);
-    if (hit && now - hit.at < this.ttlMs) return hit.html;
-    const html = this.render(lang);
-    this.#pages.set(lang, { at: now, html });
-    html.catch(() => this.#pages.delete(lang));
-    return html;
+    if (hit && now - hit.at < this.ttlMs) return hit.page;
+    const page = this.render(lang).then((html) => {
+      const body = Buffer.from(html);
+      return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+    });
+    this.#pages.set(lang, { at: now, page });
+    page.catch(() => this.#pages.delete(lang));
+    return page;
   }
 }

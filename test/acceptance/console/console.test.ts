@@ -18,6 +18,13 @@ const CHROMIUM = process.env.KUZET_CHROMIUM ?? '/usr/bin/chromium';
 const OUT = fileURLToPath(new URL('../../../test-output/console/', import.meta.url));
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
 
+// The page's globals, for the functions Chromium runs (the project compiles without the DOM library).
+declare const document: {
+  querySelector(selector: string): unknown;
+  activeElement: { id: string } | null;
+  documentElement: { scrollWidth: number; clientWidth: number };
+};
+
 /** Every visible form control has a <label for> (or an aria-label). */
 async function unlabelled(page: Page): Promise<string[]> {
   return page.$$eval('input:not([type=hidden]), select, textarea', (els) =>

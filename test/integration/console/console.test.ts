@@ -214,7 +214,15 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
       assert.match(r.body, /Поиск вакансий недоступен/);
       assert.doesNotMatch(r.body, /does not answer|EnbekDown|CsrfProbe|enbek\.kz:443/, 'no raw alert text');
       for (const datum of [...Object.values(PERSONAL), ...STAFF, 'aigerim', 'alice', 'R-20']) assert.ok(!r.body.includes(datum), `${lang}: /status shows ${datum}`);
+      const again = await t.app.http.inject({ url: `/status?lang=${lang}`, headers: { 'if-none-match': r.headers.etag as string } });
+      assert.equal(again.statusCode, 304, 'an unchanged page is not sent again');
     }
+    // The page is kept for 5 s: a new note shows once that has passed.
+    const second = await post(t, `/incidents/${id}/public-note`, s.cookie, { _csrf: s.csrf, text: 'Восстановлено частично' });
+    assert.equal(second.statusCode, 303);
+    assert.doesNotMatch((await t.app.http.inject({ url: '/status?lang=ru' })).body, /Восстановлено частично/);
+    t.clock.advance(5_000);
+    assert.match((await t.app.http.inject({ url: '/status?lang=ru' })).body, /Восстановлено частично/);
   });
 
   it('the user\'s status link from the receipt mail opens the status; a number and e-mail find it too', async () => {
