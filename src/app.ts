@@ -300,6 +300,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     publicUrl: () => escalationCfg().public_url ?? config.kuzet.server.public_url ?? '',
     requests,
     requestsConfig: () => requestsCfg,
+    calendar: () => calendar.get(),
     backups,
     maintenance: () => config.probeFiles.flatMap((f) => f.maintenance ?? []) as unknown as Array<Record<string, unknown>>,
     statusSecret: () => escalationCfg().ack_links?.secret,

@@ -9,8 +9,26 @@ import type { ConsoleHelpers } from './routes.ts';
 import { t, type Key } from './text.ts';
 import { parseDuration } from '../clock.ts';
 import { KuzetError } from '../errors.ts';
+import { fromLocal, toLocal } from '../requests/calendar.ts';
+import { EXTENSIONS, type RequestForm } from '../requests/forms.ts';
+import { duration } from './text.ts';
 
 // The console's simple tables: on call, silences, the requests queue, dead letters, backups, systems, reports.
+
+/** Working time between two instants: 09:00–18:00 Astana on the calendar's working days. */
+export function workingMsBetween(isWorkingDay: (day: number) => boolean, from: number, to: number): number {
+  if (to <= from) return 0;
+  const a = toLocal(from);
+  const b = toLocal(to);
+  let ms = 0;
+  for (let day = a.day; day <= b.day && day - a.day < 400; day++) {
+    if (!isWorkingDay(day)) continue;
+    const start = Math.max(fromLocal(day, 9 * 60), from);
+    const end = Math.min(fromLocal(day, 18 * 60), to);
+    if (end > start) ms += end - start;
+  }
+  return ms;
+}
 
 const REPORT_KINDS = ['availability', 'incidents', 'requests', 'backups', 'feeds', 'nqs-yearly'] as const;
 const csrf = (c: string) => `<input type="hidden" name="_csrf" value="${esc(c)}">`;
@@ -73,16 +91,18 @@ export async function registerAdminPages(scope: FastifyInstance, h: ConsoleHelpe
       `SELECT id, number, kind, form, system, status, due_at, extended_to FROM requests WHERE status NOT IN ('answered', 'closed') ORDER BY due_at, id LIMIT 200`);
     const systems = d.systems();
     const c = csrf(f.user!.csrf);
+    const calendar = d.calendar?.();
+    const cal = calendar ? (day: number) => calendar.isWorkingDay(day) : null;
     const rows = r.rows.map((x) => {
       const id = Number(x.id);
       const due = new Date(x.due_at).getTime();
       const acts = [
         x.status === 'received' ? `<form method="post" action="/requests/${id}/acknowledge?lang=${f.lang}">${c}<button type="submit">${t(f.lang, 'acknowledge')}</button></form>` : '',
         x.status !== 'received' ? `<form method="post" action="/requests/${id}/answer?lang=${f.lang}">${c}<label for="answer-${id}">${t(f.lang, 'answer')}</label><textarea id="answer-${id}" name="answer" required maxlength="10000"></textarea>${x.kind === 'access' ? `<label for="decision-${id}">${t(f.lang, 'decision')}</label><select id="decision-${id}" name="decision"><option value="granted">${t(f.lang, 'granted')}</option><option value="refused">${t(f.lang, 'refused')}</option></select>` : ''}<button type="submit">${t(f.lang, 'sendAnswer')}</button></form>` : '',
-        x.extended_to === null ? `<form method="post" action="/requests/${id}/extend?lang=${f.lang}">${c}<label for="reason-${id}">${t(f.lang, 'extendReason')}</label><select id="reason-${id}" name="reason"><option value="defect_fix">${t(f.lang, 'r_defect_fix')}</option><option value="platform_functioning">${t(f.lang, 'r_platform_functioning')}</option></select><label for="note-${id}">${t(f.lang, 'note')}</label><input id="note-${id}" name="note" required maxlength="2000"><button type="submit">${t(f.lang, 'extend')}</button></form>` : '',
+        x.extended_to === null && EXTENSIONS[x.form as RequestForm] ? `<form method="post" action="/requests/${id}/extend?lang=${f.lang}">${c}<label for="reason-${id}">${t(f.lang, 'extendReason')}</label><select id="reason-${id}" name="reason"><option value="defect_fix">${t(f.lang, 'r_defect_fix')}</option><option value="platform_functioning">${t(f.lang, 'r_platform_functioning')}</option></select><label for="note-${id}">${t(f.lang, 'note')}</label><input id="note-${id}" name="note" required maxlength="2000"><button type="submit">${t(f.lang, 'extend')}</button></form>` : '',
       ].join('');
       return `<tr class="request-row" data-number="${esc(x.number)}"><td>${esc(x.number)}</td><td>${esc(sysName(systems, x.system, f.lang))}</td><td>${esc(x.kind)} / ${esc(x.form)}</td><td>${t(f.lang, `rq_${x.status}` as Key)}</td>
-<td>${esc(when(due))}<br>${esc(timeLeft(f.lang, due, now))}</td><td>${acts}</td></tr>`;
+<td>${esc(when(due))}<br>${esc(timeLeft(f.lang, due, now))}${cal && due > now ? `<br><span class="working-left">${esc(duration(f.lang, workingMsBetween(cal, now, due)))} ${t(f.lang, 'workingLeft')}</span>` : ''}</td><td>${acts}</td></tr>`;
     });
     return sendPage(reply, 200, page(f, table([t(f.lang, 'number'), t(f.lang, 'system'), t(f.lang, 'kind'), t(f.lang, 'status'), t(f.lang, 'due'), t(f.lang, 'actions')], rows, 'requests')));
   });

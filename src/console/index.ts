@@ -23,6 +23,8 @@ export interface ConsoleAppDeps extends Omit<ConsoleDeps, 'secure' | 'extra'> {
   maintenance: () => ReadonlyArray<Record<string, unknown>>;
   /** Signs users' status links (the acknowledge-link secret); unset: no links, lookup by number and e-mail only. */
   statusSecret: () => string | undefined;
+  /** The working calendar (the requests queue shows time left in working hours). */
+  calendar?: () => { isWorkingDay(day: number): boolean };
   /** Seconds the public status page is kept rendered. */
   statusTtlMs?: number;
 }

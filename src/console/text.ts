@@ -141,6 +141,7 @@ export const T = {
   r_defect_fix: e('исправление дефекта', 'ақауды түзету', 'defect fix'),
   r_platform_functioning: e('работа платформы', 'платформаның жұмысы', 'platform functioning'),
   sendAnswer: e('Отправить ответ', 'Жауап жіберу', 'Send answer'),
+  workingLeft: e('рабочего времени осталось', 'жұмыс уақыты қалды', 'of working time left'),
   retry: e('Повторить', 'Қайталау', 'Retry'),
   lastError: e('Последняя ошибка', 'Соңғы қате', 'Last error'),
   job: e('Задание', 'Тапсырма', 'Job'),
