@@ -31,6 +31,8 @@ import { registerRequestMetrics } from './requests/metrics.ts';
 import { RequestService } from './requests/service.ts';
 import { createServer } from './http/server.ts';
 import { registerConsole, requestStatusUrl } from './console/index.ts';
+import { parseCookies } from './console/layout.ts';
+import { SESSION_COOKIE, Sessions } from './console/sessions.ts';
 import { loadRunbooks } from './notify/runbooks.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createMetrics } from './metrics.ts';
@@ -130,7 +132,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   };
 
   const verifier = new TokenVerifier(store, clock, config.kuzet.auth.bootstrap_token);
-  const authorize = makeAuthorize(verifier);
+  const consoleSessions = new Sessions(store, clock);
+  const authorize = makeAuthorize(verifier, async (req) => (await consoleSessions.get(parseCookies(req)[SESSION_COOKIE]))?.principal ?? null);
   const http = await createServer({
     log,
     bodyLimit: config.kuzet.server.body_limit_bytes,

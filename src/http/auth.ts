@@ -22,11 +22,16 @@ export function tokenFrom(req: FastifyRequest): string | null {
   return colon >= 0 ? decoded.slice(colon + 1) : null;
 }
 
-export function makeAuthorize(verifier: TokenVerifier): Authorize {
+/**
+ * `session`: a console session may read (GET) what its role may, so the console's links to API documents (reports)
+ * download in the browser; anything that changes state still needs a token.
+ */
+export function makeAuthorize(verifier: TokenVerifier, session?: (req: FastifyRequest) => Promise<Principal | null>): Authorize {
   return (role) =>
     async function authorize(req: FastifyRequest, reply: FastifyReply) {
       const token = tokenFrom(req);
-      const p = token ? await verifier.verify(token) : null;
+      let p = token ? await verifier.verify(token) : null;
+      if (!p && !token && session && (req.method === 'GET' || req.method === 'HEAD')) p = await session(req);
       if (!p) {
         reply.header('www-authenticate', 'Bearer realm="kuzet"');
         return sendError(reply, 401, 'KZ_ERR_UNAUTHENTICATED', token ? 'the API token is not valid' : 'an API token is required (Authorization: Bearer …)');

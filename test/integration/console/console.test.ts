@@ -267,6 +267,25 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
     assert.match(found.body, /жауап берілді/);
   });
 
+  it('a session reads API documents (report downloads) but never changes state without a token; revoking the token ends it', async () => {
+    const tok = await t.token('viewer', 'reader');
+    const s = await signIn(t, tok);
+    const read = await t.app.http.inject({ url: '/api/v1/oncall', headers: { cookie: s.cookie } });
+    assert.equal(read.statusCode, 200, read.body);
+    const write = await t.app.http.inject({ method: 'POST', url: '/api/v1/incidents', headers: { cookie: s.cookie, 'content-type': 'application/json' }, payload: JSON.stringify({ system: 'enbek', title: 'x' }) });
+    assert.equal(write.statusCode, 401, 'a cookie never authorizes a change through the API');
+    assert.equal((await t.app.http.inject({ url: '/api/v1/tokens', headers: { cookie: s.cookie } })).statusCode, 403, 'and only what the role may read');
+    for (let i = 0; i < 200 && !(await t.store.query(`SELECT 1 FROM audit_log WHERE action = 'POST /login' AND actor = 'token:reader'`)).rowCount; i++) await new Promise((r) => setImmediate(r));
+    assert.equal((await t.store.query(`SELECT 1 FROM audit_log WHERE action = 'POST /login' AND actor = 'token:reader' AND outcome = '303'`)).rowCount, 1, 'the sign-in is audited as the person');
+
+    const id = Number((await t.store.query<{ id: number }>(`SELECT id FROM api_tokens WHERE name = 'reader'`)).rows[0]!.id);
+    const admin = await t.token('admin', 'boss');
+    assert.equal((await t.app.http.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}`, headers: { authorization: `Bearer ${admin}` } })).statusCode, 200);
+    const after = await t.app.http.inject({ url: '/incidents', headers: { cookie: s.cookie } });
+    assert.equal(after.statusCode, 303, 'a revoked token\'s session is over');
+    assert.match(after.headers.location as string, /^\/login\?next=/);
+  });
+
   it('lists open incidents first, newest first, paging by keyset', async () => {
     const resolved = Number((await t.store.query<{ id: number }>(`SELECT id FROM incidents WHERE check_name = 'LinkProbe'`)).rows[0]!.id);
     await t.app.engine.resolve(resolved, 'test');
