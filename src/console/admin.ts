@@ -3,6 +3,7 @@ import { listOutbox, retryDeadLetter } from '../escalation/outbox.ts';
 import { onCallNow } from '../escalation/rotation.ts';
 import { createSilence, expireSilence, listSilences } from '../escalation/silences.ts';
 import { esc, page, sendPage, when } from './layout.ts';
+import { historyBars, statusData } from './status.ts';
 import { notificationState, sysName, timeLeft } from './incidents.ts';
 import type { ConsoleAppDeps } from './index.ts';
 import type { ConsoleHelpers } from './routes.ts';
@@ -150,16 +151,15 @@ export async function registerAdminPages(scope: FastifyInstance, h: ConsoleHelpe
 
   scope.get('/systems', { preHandler: need('viewer') }, async (req, reply) => {
     const f = frame(req, reply, t(frame(req, reply, '').lang, 'systems'));
-    const r = await d.store.query<{ system: string; n: number; worst: string }>(
-      `SELECT system, count(*)::int AS n, max(CASE severity WHEN 'critical' THEN 'c' WHEN 'major' THEN 'b' WHEN 'minor' THEN 'a' ELSE '' END) AS worst
-         FROM incidents WHERE status <> 'resolved' GROUP BY system`);
-    const open = new Map(r.rows.map((x) => [x.system, x]));
-    const rows = d.systems().map((s) => {
-      const o = open.get(s.id);
-      const state = o?.worst === 'c' ? 'down' : o?.worst ? 'degraded' : 'operational';
-      return `<tr><td><a href="/incidents?system=${encodeURIComponent(s.id)}&amp;status=unresolved">${esc(sysName(d.systems(), s.id, f.lang))}</a></td><td class="${state}">${t(f.lang, state)}</td><td>${o?.n ?? 0}</td></tr>`;
-    });
-    return sendPage(reply, 200, page(f, `${table([t(f.lang, 'system'), t(f.lang, 'state'), t(f.lang, 'openIncidents')], rows, 'systems')}<p><a href="/status?lang=${f.lang}">${t(f.lang, 'availability')}: /status</a></p>`));
+    const now = d.clock.now();
+    const [r, data] = await Promise.all([
+      d.store.query<{ system: string; n: number }>(`SELECT system, count(*)::int AS n FROM incidents WHERE status <> 'resolved' GROUP BY system`),
+      statusData(d.store, d.systems(), d.maintenance(), now, true),
+    ]);
+    const open = new Map(r.rows.map((x) => [x.system, Number(x.n)]));
+    const rows = data.systems.map((s) => `<tr class="system-row" data-system="${esc(s.id)}" data-state="${s.state}"><td><a href="/incidents?system=${encodeURIComponent(s.id)}&amp;status=unresolved">${esc(sysName(d.systems(), s.id, f.lang))}</a></td>
+<td class="${s.state}">${t(f.lang, s.state)}</td><td>${open.get(s.id) ?? 0}</td><td class="hist">${historyBars(f.lang, s.days, now)}</td></tr>`);
+    return sendPage(reply, 200, page(f, `${table([t(f.lang, 'system'), t(f.lang, 'state'), t(f.lang, 'openIncidents'), t(f.lang, 'availability')], rows, 'systems')}<p><a href="/status?lang=${f.lang}">${t(f.lang, 'statusPage')}: /status</a></p>`));
   });
 
   scope.get('/reports', { preHandler: need('viewer') }, async (req, reply) => {

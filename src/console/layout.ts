@@ -39,6 +39,7 @@ th{background:#eef0f3}
 .bars{display:flex;gap:1px;height:2rem;margin:.25rem 0}
 .bars span{flex:1 1 0;min-width:2px;background:#2e9d4a}
 .bars span.d{background:#e08a00}.bars span.x{background:#c0262d}.bars span.n{background:#c9ccd1}
+.hist{min-width:12rem}
 .legend{display:flex;justify-content:space-between;font-size:.8rem;color:#555}
 .lang a{margin-left:.5rem}
 .sr{position:absolute;left:-9999px}

@@ -58,7 +58,7 @@ export interface StatusData {
   at: number;
 }
 
-export async function statusData(q: Queryable, systems: readonly SystemName[], windows: ReadonlyArray<Record<string, unknown>>, now: number): Promise<StatusData> {
+export async function statusData(q: Queryable, systems: readonly SystemName[], windows: ReadonlyArray<Record<string, unknown>>, now: number, includeInternal = false): Promise<StatusData> {
   const today = Math.floor((now + ZONE_OFFSET) / DAY);
   const from = (today - 89) * DAY - ZONE_OFFSET;
   const [open, hist, notes] = await Promise.all([
@@ -72,7 +72,7 @@ export async function statusData(q: Queryable, systems: readonly SystemName[], w
         WHERE n.created_at >= $1 AND (i.status <> 'resolved' OR i.resolved_at >= $2) ORDER BY n.created_at DESC LIMIT 50`,
       [new Date(now - 30 * DAY).toISOString(), new Date(now - 3 * DAY).toISOString()]),
   ]);
-  const visible = systems.filter((s) => s.kind !== 'internal');
+  const visible = systems.filter((s) => includeInternal || s.kind !== 'internal');
   const days = new Map(visible.map((s) => [s.id, new Array<number>(90).fill(0)]));
   for (const r of hist.rows) {
     const bars = days.get(r.system);
@@ -91,16 +91,21 @@ export async function statusData(q: Queryable, systems: readonly SystemName[], w
   };
 }
 
+/** 90 bars, oldest first: green, amber (degraded) or red (down) for the worst state of each Astana day. */
+export function historyBars(lang: Lang, days: number[], at: number): string {
+  const cls = ['', ' class="d"', ' class="x"'];
+  const first = Math.floor((at + ZONE_OFFSET) / DAY) - 89;
+  return `<div class="bars" role="img" aria-label="${esc(`${t(lang, 'history')}: ${days.filter((x) => x === 2).length} × ${t(lang, 'down')}, ${days.filter((x) => x === 1).length} × ${t(lang, 'degraded')}`)}">${days
+    .map((v, i) => `<span${cls[v]} title="${dayOf((first + i) * DAY - ZONE_OFFSET)}"></span>`).join('')}</div>
+<div class="legend"><span>${t(lang, 'daysAgo90')}</span><span>${t(lang, 'today')}</span></div>`;
+}
+
 export function renderStatus(lang: Lang, d: StatusData, systems: readonly SystemName[]): string {
   const name = (id: string) => sysName(systems, id, lang);
-  const cls = ['', 'd', 'x'];
-  const first = Math.floor((d.at + ZONE_OFFSET) / DAY) - 89;
   const rows = d.systems.map((s) => `<section class="card system" data-system="${esc(s.id)}" data-state="${s.state}">
 <h2>${esc(name(s.id))}</h2>
 <p class="${s.state}">${t(lang, s.state)}</p>
-<div class="bars" role="img" aria-label="${esc(`${t(lang, 'history')}: ${s.days.filter((x) => x === 2).length} × ${t(lang, 'down')}, ${s.days.filter((x) => x === 1).length} × ${t(lang, 'degraded')}`)}">${s.days
-    .map((v, i) => `<span class="${cls[v]}" title="${dayOf((first + i) * DAY)}"></span>`).join('')}</div>
-<div class="legend"><span>${t(lang, 'daysAgo90')}</span><span>${t(lang, 'today')}</span></div>
+${historyBars(lang, s.days, d.at)}
 </section>`).join('\n');
   const notes = d.notes.length ? `<h2>${t(lang, 'publicNotes')}</h2><ul id="notes">${d.notes.map((n) => `<li><strong>${esc(name(n.system))}</strong> · ${esc(when(n.at))}: ${esc(n.text)}</li>`).join('')}</ul>` : '';
   const maint = `<h2>${t(lang, 'maintenance')}</h2>${d.maintenance.length ? `<ul id="maintenance">${d.maintenance.map((m) => `<li>${esc(when(m.start))} – ${esc(when(m.end))}${m.start <= d.at ? ` (${t(lang, 'maintenanceNow')})` : ''}: ${esc(m.systems.map(name).join(', ') || '—')}</li>`).join('')}</ul>` : `<p>${t(lang, 'noMaintenance')}</p>`}`;

@@ -129,8 +129,40 @@ describe(`console tables on ${storeKind}`, { timeout: 120_000 }, () => {
         }
       }
     }
+    const sys = await t.app.http.inject({ url: '/systems', headers: { cookie: on.cookie } });
+    assert.equal([...sys.body.matchAll(/<tr class="system-row"/g)].length, 3);
+    assert.equal([...sys.body.matchAll(/<div class="bars"/g)].length, 3, '90-day bars for each system');
+    assert.doesNotMatch(sys.body, /style="/, 'no inline style: the CSP would refuse it');
     const rep = await t.app.http.inject({ url: '/reports', headers: { cookie: on.cookie } });
     assert.match(rep.body, /href="\/api\/v1\/reports\/availability\?period=2026-03&amp;format=pdf&amp;lang=ru"/);
+  });
+
+  it('/status announces the probes\' maintenance windows and paints each day of the last 90 by its worst incident', async () => {
+    const s2 = await smtpStandIn();
+    const t2 = await consoleApp(s2.port, undefined, {
+      'probes/windows.yaml': 'maintenance:\n  - { name: nqs-upgrade, start: "2026-03-04T16:00:00Z", end: "2026-03-04T18:00:00Z", systems: [nqs] }\n',
+    });
+    try {
+      const day = 86_400_000;
+      const now = t2.clock.now();
+      // A critical outage 10 days ago, resolved after an hour; a minor one 3 days ago, resolved the next day.
+      await t2.store.query(
+        `INSERT INTO incidents (fingerprint, source, system, check_name, title, severity, status, opened_at, resolved_at, last_signal_at, updated_at)
+         VALUES ('a', 'probe', 'enbek', 'c', 'SECRET-ALERT-TEXT', 'critical', 'resolved', $1, $2, $1, $1),
+                ('b', 'probe', 'enbek', 'c', 'SECRET-ALERT-TEXT', 'minor', 'resolved', $3, $4, $3, $3)`,
+        [new Date(now - 10 * day).toISOString(), new Date(now - 10 * day + 3_600_000).toISOString(), new Date(now - 3 * day).toISOString(), new Date(now - 2 * day).toISOString()]);
+      const r = await t2.app.http.inject({ url: '/status?lang=kk' });
+      assert.match(r.body, /id="maintenance"><li>2026-03-04 21:00 – 2026-03-04 23:00: NQS platform<\/li>/);
+      const enbek = /data-system="enbek"[\s\S]*?<div class="bars"[^>]*>([\s\S]*?)<\/div>/.exec(r.body)![1]!;
+      const bars = [...enbek.matchAll(/<span( class="(\w)")?/g)].map((m) => m[2] ?? '-');
+      assert.equal(bars.length, 90);
+      assert.equal(bars.join(''), '-'.repeat(79) + 'x' + '-'.repeat(6) + 'dd' + '-'.repeat(2));
+      assert.match(r.body, /data-system="enbek" data-state="operational"/);
+      assert.doesNotMatch(r.body, /SECRET-ALERT-TEXT/);
+    } finally {
+      await t2.close();
+      await s2.close();
+    }
   });
 
   it('announces maintenance windows active now or within 14 days, and counts working time on the calendar', () => {
