@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { listForConsole } from '../../../src/console/queries.ts';
 import { signRequestStatus } from '../../../src/console/request-status.ts';
@@ -166,7 +167,7 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
   });
 
   it('the acknowledge link shows the summary, acknowledges as the person it was sent to, and answers refusals as pages', async () => {
-    await postAlert(t, soc, [alert({ labels: { alertname: 'LinkProbe', system: 'enbek', severity: 'critical' } })]);
+    await postAlert(t, soc, [alert({ labels: { alertname: 'LinkProbe', system: 'enbek', severity: 'critical', runbook: 'portal-unavailable' } })]);
     const id = Number((await t.store.query<{ id: number }>(`SELECT id FROM incidents WHERE check_name = 'LinkProbe'`)).rows[0]!.id);
     await t.app.escalation.escalator.sweep();
     const before = smtp.mails.length;
@@ -184,6 +185,16 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
     assert.match(ok.body, /id="ack-done"/);
     const inc = (await t.store.query<{ acknowledged_by: string }>('SELECT acknowledged_by FROM incidents WHERE id = $1', [id])).rows[0]!;
     assert.equal(inc.acknowledged_by, 'person:alice');
+    // Its page shows the runbook the label names, every numbered step of it.
+    const s = await signIn(t, oncall);
+    const page = await t.app.http.inject({ url: `/incidents/${id}`, headers: { cookie: s.cookie } });
+    const rb = /<div class="card" id="runbook"><strong>([^<]+)<\/strong> <span class="muted">\(portal-unavailable\)<\/span><ol>([\s\S]*?)<\/ol>/.exec(page.body);
+    assert.ok(rb, 'the runbook is shown');
+    const steps = [...rb[2]!.matchAll(/<li>/g)].length;
+    const file = readFileSync(new URL('../../../runbooks/portal-unavailable.md', import.meta.url), 'utf8');
+    assert.equal(steps, [...file.matchAll(/^\s*\d+\.\s+/gm)].length);
+    assert.match(page.body, /<td class="person">alice<\/td>/);
+    assert.match(page.body, /acknowledged from a notification link/);
     const used = await t.app.http.inject({ method: 'POST', url: link.pathname });
     assert.equal(used.statusCode, 409);
     assert.match(used.headers['content-type'] as string, /text\/html/);
@@ -241,6 +252,11 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
     assert.match(page.body, /id="request-rule">[^<]+/);
     assert.match(page.body, /Ответа пока нет/);
     assert.ok(!page.body.includes('aigul@example.kz') && !page.body.includes('Айгүл'), 'no personal data on the status page');
+
+    const enbekId = Number((await t.store.query<{ id: number }>(`SELECT incident_id AS id FROM requests WHERE number = $1`, [number])).rows[0]!.id);
+    const staff = await signIn(t, oncall);
+    const incPage = await t.app.http.inject({ url: `/incidents/${enbekId}`, headers: { cookie: staff.cookie } });
+    assert.match(incPage.body, new RegExp(`<li>${number} · trouble · получено`), 'the incident page lists the linked user request');
 
     const forged = await t.app.http.inject({ url: `/request-status?t=${encodeURIComponent(signRequestStatus('wrong-secret', number))}` });
     assert.equal(forged.statusCode, 404);
