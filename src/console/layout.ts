@@ -43,13 +43,14 @@ th{background:#eef0f3}
 .legend{display:flex;justify-content:space-between;font-size:.8rem;color:#555}
 .lang a{margin-left:.5rem}
 .sr{position:absolute;left:-9999px}
+.skip:focus{left:.5rem;top:.5rem;background:#fff;color:#0b2f57;padding:.25rem .5rem;z-index:1}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 ol li{margin:.25rem 0}
 @media (max-width:40rem){main{padding:.5rem}dl{grid-template-columns:1fr}dd{margin-bottom:.4rem}}`;
 
 export const CONSOLE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; ` +
-  `form-action 'self'; base-uri 'none'; frame-ancestors 'none'; img-src 'self'`;
+  `script-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'; img-src 'self'`;
 
 export const HTML_HEADERS: Record<string, string> = {
   'content-type': 'text/html; charset=utf-8',
@@ -68,6 +69,8 @@ export interface Frame {
   here: string;
   /** Public pages show no console navigation. */
   publicPage?: boolean;
+  /** Server-sent events that tell the page it changed (used only where script runs). */
+  live?: string;
 }
 
 /** The same address with ?lang= replaced. */
@@ -100,9 +103,9 @@ export function page(f: Frame, body: string): string {
   return `<!doctype html>
 <html lang="${f.lang}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${esc(f.title)} · kuzet</title><style>${CSS}</style></head>
-<body><header><div class="top"><strong>kuzet</strong><span class="lang">${langs}</span></div>${nav}</header>
-<main>
+<title>${esc(f.title)} · kuzet</title><style>${CSS}</style>${f.live ? '<script src="/console.js" defer></script>' : ''}</head>
+<body><a class="sr skip" href="#main">${t(f.lang, 'skip')}</a><header><div class="top"><strong>kuzet</strong><span class="lang">${langs}</span></div>${nav}</header>
+<main id="main"${f.live ? ` data-live="${esc(f.live)}" data-live-text="${esc(t(f.lang, 'liveChanged'))}"` : ''}>
 <h1>${esc(f.title)}</h1>
 ${body}
 </main></body></html>

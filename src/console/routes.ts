@@ -14,6 +14,7 @@ import type { Store } from '../store/store.ts';
 import { PERIODS, renderIncident, renderList, SOURCES, sysName, type SystemName } from './incidents.ts';
 import { esc, langOf, page, parseCookies, sendPage, when } from './layout.ts';
 import { ackLinkRecipient, addPublicNote, getIncidentRow, incidentEscalations, incidentTimeline, linkedRequests, listForConsole, nextSteps, publicNotesOf } from './queries.ts';
+import { registerLive } from './live.ts';
 import { randomId, sameToken, SESSION_COOKIE, SESSION_TTL_MS, sessionCookie, Sessions, type Session } from './sessions.ts';
 import { t, type Key, type Lang } from './text.ts';
 import { SEVERITIES } from '../signals/signal.ts';
@@ -33,6 +34,8 @@ export interface ConsoleDeps {
   /** https public address: cookies get Secure. */
   secure: () => boolean;
   audit?: (e: AuditEntry) => void;
+  /** How often a live page's stream compares versions (ms). */
+  liveEveryMs?: number;
   /** More console pages registered in the same scope (queue, silences, …). */
   extra?: (scope: FastifyInstance, h: ConsoleHelpers) => void | Promise<void>;
 }
@@ -96,6 +99,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps
       if (!allows(s.principal.role, role)) return fail(req, reply, 403, `${t(langOf(req), 'forbidden')} (${s.principal.role} → ${role})`);
     };
     const h: ConsoleHelpers = { need, frame, fail, actor, back, form };
+    registerLive(scope, { store: d.store, clock: d.clock, need: need('viewer'), everyMs: d.liveEveryMs });
 
     // Errors thrown by the engine (unknown incident, already resolved) are pages too.
     scope.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
@@ -160,7 +164,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps
         since: filter.period ? now - PERIODS[filter.period] : undefined,
         after: typeof q.after === 'string' ? q.after : undefined,
       });
-      const f = frame(req, reply, t(langOf(req), 'incidents'));
+      const f = { ...frame(req, reply, t(langOf(req), 'incidents')), live: '/live' };
       return sendPage(reply, 200, page(f, renderList({ lang: f.lang, items: list.items, next: list.next, now, systems, filter })));
     });
 
@@ -177,7 +181,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps
         incidentTimeline(d.store, id), incidentEscalations(d.store, id), nextSteps(d.store, inc.status === 'open' ? [id] : []), linkedRequests(d.store, id), publicNotesOf(d.store, id),
       ]);
       const runbook = chooseRunbook(d.runbooks(), subjectLabels({ ...inc, labels: inc.labels }));
-      const f = frame(req, reply, `${t(lang, 'incident')} #${id}: ${sysName(d.systems(), inc.system, lang)}`);
+      const f = { ...frame(req, reply, `${t(lang, 'incident')} #${id}: ${sysName(d.systems(), inc.system, lang)}`), live: `/live?incident=${id}` };
       const flash = (req.query as Record<string, string>).done;
       return sendPage(reply, 200, page(f, renderIncident({
         lang, inc, now: d.clock.now(), systems: d.systems(), timeline, escalations, nextStep: steps.get(id) ?? null, requests, runbook, publicNotes,

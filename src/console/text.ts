@@ -10,6 +10,8 @@ const e = (ru: string, kk: string, en: string): Entry => ({ ru, kk, en });
 export const T = {
   console: e('Консоль kuzet', 'kuzet консолі', 'kuzet console'),
   langName: e('Русский', 'Қазақша', 'English'),
+  skip: e('К содержимому', 'Мазмұнға өту', 'Skip to content'),
+  liveChanged: e('Данные изменились — обновить страницу', 'Деректер өзгерді — бетті жаңарту', 'This changed — reload the page'),
   signIn: e('Вход', 'Кіру', 'Sign in'),
   signOut: e('Выйти', 'Шығу', 'Sign out'),
   token: e('API-токен', 'API токені', 'API token'),

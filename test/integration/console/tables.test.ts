@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { get, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { workingMsBetween } from '../../../src/console/admin.ts';
 import { upcomingMaintenance } from '../../../src/console/status.ts';
@@ -163,6 +164,39 @@ describe(`console tables on ${storeKind}`, { timeout: 120_000 }, () => {
       await t2.close();
       await s2.close();
     }
+  });
+
+  it('streams a change to a live incident page (server-sent events) and ends the stream when the server stops', async () => {
+    await t.app.http.inject({ method: 'POST', url: '/api/v1/incidents', headers: { authorization: `Bearer ${await t.token('reporter', 'rep')}`, 'content-type': 'application/json' }, payload: JSON.stringify({ system: 'nqs', title: 'Вход не работает', severity: 'minor' }) });
+    const id = Number((await t.store.query<{ id: number }>(`SELECT max(id) AS id FROM incidents`)).rows[0]!.id);
+    const page = await t.app.http.inject({ url: `/incidents/${id}`, headers: { cookie: on.cookie } });
+    assert.match(page.body, new RegExp(`<main id="main" data-live="/live\\?incident=${id}"`));
+    assert.match(page.body, /<script src="\/console.js" defer><\/script>/);
+    assert.match(page.headers['content-security-policy'] as string, /script-src 'self'; connect-src 'self'/);
+    assert.equal((await t.app.http.inject({ url: '/console.js' })).statusCode, 200);
+    assert.equal((await t.app.http.inject({ url: `/live?incident=${id}` })).statusCode, 303, 'the stream needs a session');
+
+    const { url } = await t.app.start();
+    const chunks: string[] = [];
+    let wake = () => {};
+    const res = await new Promise<IncomingMessage>((resolve, reject) => get(`${url}/live?incident=${id}`, { headers: { cookie: on.cookie } }, resolve).on('error', reject));
+    assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => { chunks.push(c); wake(); });
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 100 && !re.test(chunks.join('')); i++) await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
+      assert.match(chunks.join(''), re);
+    };
+    await until(/event: version\ndata: open:/);
+    t.clock.advance(2_000);
+    await until(/: keep-alive/);
+    assert.doesNotMatch(chunks.join(''), /event: change/, 'nothing changed yet');
+    assert.equal((await post(t, `/incidents/${id}/ack`, on.cookie, { _csrf: on.csrf })).statusCode, 303);
+    t.clock.advance(2_000);
+    await until(/event: change\ndata: acknowledged:/);
+    const ended = new Promise<void>((r) => res.on('end', () => r()));
+    await t.app.http.close();
+    await ended;
   });
 
   it('announces maintenance windows active now or within 14 days, and counts working time on the calendar', () => {
