@@ -32,6 +32,8 @@ export function registerLive(scope: FastifyInstance, deps: { store: Queryable; c
   scope.addHook('preClose', async () => {
     for (const end of [...open]) end();
   });
+  // Browsers ask for it on every page; there is none, and a 404 would only fill their logs.
+  scope.get('/favicon.ico', async (_req, reply) => reply.code(204).header('cache-control', 'public, max-age=86400').send());
   scope.get('/console.js', async (_req, reply) =>
     reply.headers({ 'content-type': 'application/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600', 'x-content-type-options': 'nosniff' }).send(LIVE_SCRIPT));
   scope.get('/live', { preHandler: deps.need }, async (req, reply) => {

@@ -126,10 +126,51 @@ describe('console in headless Chromium', { skip, timeout: 180_000 }, () => {
         }
       }
       assert.match(await page.textContent('h1') ?? '', /Ақпараттық жүйелердің күйі/);
+      assert.equal(await page.$$eval('script', (x) => x.length), 0, 'the public page carries no script');
       const files = await readdir(OUT);
       for (const f of ['incident-ru-1280.png', 'incident-kk-390.png', 'status-kk-390.png']) assert.ok(files.includes(f), f);
     } finally {
       await page.close();
+    }
+  });
+
+  it('with script on, an open incident page reloads itself when someone else acknowledges it', async () => {
+    await postAlert(t, soc, [alert({ labels: { alertname: 'LiveProbe', system: 'nqs', severity: 'major' } })]);
+    const id = Number((await t.store.query<{ id: number }>(`SELECT id FROM incidents WHERE check_name = 'LiveProbe'`)).rows[0]!.id);
+    const jsProfile = await mkdtemp(join(tmpdir(), 'kuzet-chromium-js-'));
+    const js = await chromium.launchPersistentContext(jsProfile, {
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      javaScriptEnabled: true,
+      viewport: { width: 390, height: 844 },
+      timeout: 60_000,
+    });
+    try {
+      const page = await js.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      await page.goto(`${base}/incidents/${id}?lang=kk`);
+      await page.fill('#token', oncall);
+      await Promise.all([page.waitForURL(new RegExp(`/incidents/${id}`)), page.press('#token', 'Enter')]);
+      assert.equal(await page.getAttribute('#incident-status', 'data-status'), 'open');
+      // Someone else acknowledges through the API; the stream notices on its next look (the injected clock moves).
+      const other = await t.token('oncall', 'dana');
+      const r = await t.app.http.inject({ method: 'POST', url: `/api/v1/incidents/${id}/ack`, headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' }, payload: '{}' });
+      assert.equal(r.statusCode, 200);
+      const reloaded = page.waitForEvent('load', { timeout: 20_000 });
+      for (let i = 0; i < 40; i++) {
+        t.clock.advance(2_000);
+        const done = await Promise.race([reloaded.then(() => true), new Promise<boolean>((res) => setTimeout(() => res(false), 250))]);
+        if (done) break;
+      }
+      await reloaded;
+      assert.equal(await page.getAttribute('#incident-status', 'data-status'), 'acknowledged');
+      assert.match(await page.textContent('#acked-by') ?? '', /token:dana/);
+      assert.deepEqual(errors, [], 'no CSP or script errors');
+      await page.close();
+    } finally {
+      await js.close();
+      await rm(jsProfile, { recursive: true, force: true });
     }
   });
 });
