@@ -67,6 +67,10 @@ export function safeNext(v: unknown): string {
 export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps): Promise<{ sessions: Sessions }> {
   const sessions = new Sessions(d.store, d.clock);
   await app.register(async (scope) => {
+    // Pages, not API: they stay out of the OpenAPI document.
+    scope.addHook('onRoute', (opts) => {
+      opts.schema = { ...(opts.schema ?? {}), hide: true };
+    });
     if (scope.hasContentTypeParser('application/x-www-form-urlencoded')) scope.removeContentTypeParser('application/x-www-form-urlencoded');
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
       const form: Record<string, string> = {};

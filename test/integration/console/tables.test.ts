@@ -134,6 +134,9 @@ describe(`console tables on ${storeKind}`, { timeout: 120_000 }, () => {
     assert.equal([...sys.body.matchAll(/<tr class="system-row"/g)].length, 3);
     assert.equal([...sys.body.matchAll(/<div class="bars"/g)].length, 3, '90-day bars for each system');
     assert.doesNotMatch(sys.body, /style="/, 'no inline style: the CSP would refuse it');
+    const doc = (await t.app.http.inject({ url: '/api/v1/openapi.json' })).json() as { paths: Record<string, unknown> };
+    assert.ok(doc.paths['/api/v1/incidents'], 'the API is documented');
+    assert.deepEqual(Object.keys(doc.paths).filter((p) => !p.startsWith('/api/') && !p.startsWith('/webhooks/') && !p.startsWith('/report')), [], 'console pages are not API');
     const rep = await t.app.http.inject({ url: '/reports', headers: { cookie: on.cookie } });
     assert.match(rep.body, /href="\/api\/v1\/reports\/availability\?period=2026-03&amp;format=pdf&amp;lang=ru"/);
   });
