@@ -22,7 +22,7 @@ textarea{min-height:4rem}
 button{margin-top:.75rem;padding:.5rem 1.1rem;font:inherit;font-weight:600;border:0;border-radius:4px;background:#0b5cad;color:#fff;cursor:pointer}
 button.link{background:none;border:0;padding:0;margin:0;text-decoration:underline;font-weight:400}
 a:focus,button:focus,input:focus,select:focus,textarea:focus{outline:3px solid #f0a000;outline-offset:1px}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;margin-top:.75rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border-bottom:1px solid #d5d8dd;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#eef0f3}
