@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // signals is the shared record shape every source builds, so it sits first.
-const road = ['signals', 'sources', 'incidents', 'requests', 'escalation', 'notify', 'reports', 'http', 'cli'];
+const road = ['signals', 'sources', 'incidents', 'requests', 'escalation', 'notify', 'reports', 'http', 'console', 'cli'];
 const later = (stage) => road.slice(road.indexOf(stage) + 1);
 const zone = (stage) => ({
   files: [`src/${stage}/**/*.ts`],
@@ -29,7 +29,7 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'use a string-literal union' }],
     },
   },
-  ...['signals', 'sources', 'incidents', 'requests', 'escalation', 'notify'].map(zone),
+  ...['signals', 'sources', 'incidents', 'requests', 'escalation', 'notify', 'console'].map(zone),
   {
     files: ['src/**/*.ts'],
     ignores: ['src/clock.ts'],

@@ -38,6 +38,10 @@ import { registerReportRoutes } from './reports/routes.ts';
 import { REPORT_TIMER, ReportService } from './reports/service.ts';
 import type { Channel } from './notify/channel.ts';
 import { buildSummary, summaryText } from './summary.ts';
+import { registerConsole, requestStatusUrl } from './console/index.ts';
+import { parseCookies } from './console/layout.ts';
+import { SESSION_COOKIE, Sessions } from './console/sessions.ts';
+import { loadRunbooks } from './notify/runbooks.ts';
 import { createLogger, type Logger } from './log.ts';
 import { redactAckTokens } from './mask.ts';
 import { createMetrics } from './metrics.ts';
@@ -168,7 +172,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
   if (config.kuzet.auth.bootstrap_token) {
     log.warn('the bootstrap admin token (KUZET_ADMIN_TOKEN) is active: it has the admin role until it is removed; create tokens with `kuzet token create` and unset it');
   }
-  const authorize = makeAuthorize(verifier);
+  const consoleSessions = new Sessions(store, clock);
+  const authorize = makeAuthorize(verifier, async (req) => (await consoleSessions.get(parseCookies(req)[SESSION_COOKIE]))?.principal ?? null);
   const http = await createServer({
     log,
     bodyLimit: config.kuzet.server.body_limit_bytes,
@@ -282,6 +287,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
       }], clock.now());
     },
     onReceived: (q, r) => userReports.onReceived(q, r),
+    // The signed link to the user's status page (src/console), given in the receipt and the answer.
+    statusUrl: (number) => requestStatusUrl(escalationCfg().public_url ?? config.kuzet.server.public_url, escalationCfg().ack_links?.secret, number),
   });
   affected = (ids) => requests.requestCountsByIncident(ids);
   await registerRequestRoutes(http, {
@@ -369,6 +376,30 @@ export async function createApp(opts: AppOptions): Promise<App> {
   }, async () => {
     const s = await summary();
     return { ...s, text: summaryText(s).split('\n') };
+  });
+
+  // The web console, the incident pages every message links to, the public status page and the users' request status.
+  const runbooksDir = config.kuzet.runbooks_dir ? resolve(config.dir, config.kuzet.runbooks_dir) : shipped('runbooks');
+  let runbooks = { at: -Infinity, list: [] as ReturnType<typeof loadRunbooks> };
+  await registerConsole(http, {
+    store,
+    clock,
+    verifier,
+    engine,
+    audit,
+    systems: () => config.kuzet.systems,
+    escalation: escalationCfg,
+    runbooks: () => {
+      if (clock.now() - runbooks.at > 30_000) runbooks = { at: clock.now(), list: loadRunbooks(runbooksDir) };
+      return runbooks.list;
+    },
+    publicUrl: () => escalationCfg().public_url ?? config.kuzet.server.public_url ?? '',
+    requests,
+    requestsConfig: () => requestsCfg,
+    calendar: () => calendar.get(),
+    backups,
+    maintenance: () => config.probeFiles.flatMap((f) => f.maintenance ?? []) as unknown as Array<Record<string, unknown>>,
+    statusSecret: () => escalationCfg().ack_links?.secret,
   });
 
   // Housekeeping on the injected clock: flapping marks that went quiet, ledger retention.

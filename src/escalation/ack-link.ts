@@ -77,5 +77,6 @@ export function ackUrlFor(
   if (!cfg.ack_links || !base || item.subjectKind !== 'incident' || !item.message.incident) return undefined;
   if (item.message.kind !== 'page' && item.message.kind !== 'breach') return undefined;
   const ttl = parseDuration(cfg.ack_links.ttl ?? '24h') ?? 86_400_000;
-  return `${base}/api/v1/ack/${signAckToken(cfg.ack_links.secret, { incidentId: item.subjectId, outboxId: item.id, expiresAt: now + ttl })}`;
+  // The console's page: it shows the incident and acknowledges on a confirm (a link preview never acknowledges).
+  return `${base}/ack/${signAckToken(cfg.ack_links.secret, { incidentId: item.subjectId, outboxId: item.id, expiresAt: now + ttl })}`;
 }

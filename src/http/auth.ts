@@ -27,11 +27,16 @@ const AUTH_HOOK = Symbol('kuzet.authorize');
 /** Whether a hook is a token check made by makeAuthorize (the server runs those first, before the body is read). */
 export const isAuthHook = (h: unknown): boolean => typeof h === 'function' && (h as unknown as Record<symbol, unknown>)[AUTH_HOOK] === true;
 
-export function makeAuthorize(verifier: TokenVerifier): Authorize {
+/**
+ * `session`: a console session may read (GET) what its role may, so the console's links to API documents (reports)
+ * download in the browser; anything that changes state still needs a token.
+ */
+export function makeAuthorize(verifier: TokenVerifier, session?: (req: FastifyRequest) => Promise<Principal | null>): Authorize {
   return (role) =>
     Object.assign(async function authorize(req: FastifyRequest, reply: FastifyReply) {
       const token = tokenFrom(req);
-      const p = token ? await verifier.verify(token) : null;
+      let p = token ? await verifier.verify(token) : null;
+      if (!p && !token && session && (req.method === 'GET' || req.method === 'HEAD')) p = await session(req);
       if (!p) {
         reply.header('www-authenticate', 'Bearer realm="kuzet"');
         return sendError(reply, 401, 'KZ_ERR_UNAUTHENTICATED', token ? 'the API token is not valid' : 'an API token is required (Authorization: Bearer …)');
