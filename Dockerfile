@@ -31,6 +31,7 @@ COPY runbooks ./runbooks
 ENV NODE_ENV=production \
     KUZET_DATA_DIR=/var/lib/kuzet/pg \
     KUZET_ATTACHMENTS_DIR=/var/lib/kuzet/attachments \
+    KUZET_AUDIT_DIR=/var/lib/kuzet/audit \
     KUZET_PORT=8080 \
     KUZET_LISTEN=0.0.0.0
 USER kuzet
