@@ -139,7 +139,7 @@ describe(`notification delivery on ${storeKind}`, () => {
     assert.match(m.data, /Message-ID: <esc:1:r0:s0:email:alice@kuzet>/i);
     assert.match(decodeHeader(m.data, 'Subject'), /^\[CRITICAL\] Incident #1: enbek — enbek\.kz does not answer$/);
     assert.match(m.data, /Date: Mon, 05 Jan 2026 04:00:00/, 'dated by the injected clock');
-    const link = /Acknowledge: https:\/\/kuzet\.example\.kz\/api\/v1\/ack\/(\S+)/.exec(mailText(m.data).text)?.[1];
+    const link = /Acknowledge: https:\/\/kuzet\.example\.kz\/ack\/(\S+)/.exec(mailText(m.data).text)?.[1];
     assert.ok(link && link !== 'x', 'a link minted at delivery');
     const v = verifyAckToken(cfg.ack_links!.secret, link, t.clock.now());
     assert.ok(v.ok && v.claims.incidentId === 1 && v.claims.outboxId === queued!.id, 'signed for this incident and this message');
