@@ -90,8 +90,14 @@ FROM v CROSS JOIN ids LEFT JOIN LATERAL (
    WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC) AS i ON true`;
 }
 
-const READ_AGAIN_SQL = `SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
-  WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC`;
+/** Read again (a new snapshot, the lock held), drawing $2 more incident ids and $3 more signal ids. */
+const READ_AGAIN_SQL = `SELECT ids.incident AS first_incident, ids.signal AS first_signal, i.* FROM (SELECT
+  (SELECT first FROM (SELECT nextval('incidents_id_seq') AS first) AS a,
+     LATERAL (SELECT setval('incidents_id_seq', first + $2::bigint - 1)) AS b WHERE $2::bigint > 0) AS incident,
+  (SELECT first FROM (SELECT nextval('signals_id_seq') AS first) AS a,
+     LATERAL (SELECT setval('signals_id_seq', first + $3::bigint - 1)) AS b WHERE $3::bigint > 0) AS signal) AS ids
+  LEFT JOIN LATERAL (SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
+   WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC) AS i ON true`;
 
 const cloneState = (st: IncidentState): IncidentState => ({ ...st, flips: [...st.flips] });
 
@@ -281,10 +287,20 @@ export class IncidentEngine {
     }
     const again = fingerprints.filter((fp) => !latest.has(fp));
     if (again.length) {
-      // Someone else wrote since: read again, in a new statement (a new snapshot) while holding the lock.
-      const r2 = await q.query<IncidentRow>(READ_AGAIN_SQL, [JSON.stringify(again)]);
+      // Someone else wrote since: read again, in a new statement (a new snapshot) while holding the lock, and draw ids
+      // for every signal and every firing fingerprint, since the guess above assumed a current view.
+      const firing = new Set(signals.filter((s) => s.status === 'firing').map((s) => s.fingerprint)).size;
+      const moreIncidents = Math.max(0, firing - wantIncidents.size);
+      const moreSignals = signals.length - wantSignals;
+      const r2 = await q.query<IncidentRow & { first_incident: string | null; first_signal: string | null }>(READ_AGAIN_SQL, [
+        JSON.stringify(again),
+        moreIncidents,
+        moreSignals,
+      ]);
+      if (r2.rows[0]!.first_incident !== null) incidentIds.add(Number(r2.rows[0]!.first_incident), moreIncidents);
+      if (r2.rows[0]!.first_signal !== null) signalIds.add(Number(r2.rows[0]!.first_signal), moreSignals);
       for (const fp of again) latest.set(fp, null);
-      for (const row of r2.rows) latest.set(row.fingerprint, rowToState(row));
+      for (const row of r2.rows) if (row.id !== null) latest.set(row.fingerprint, rowToState(row));
     }
 
     let tempSeq = 0;
