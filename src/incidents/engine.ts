@@ -176,7 +176,10 @@ WITH changed AS (
 ), timeline AS (
   ${EVENTS_INSERT_SQL('$5')} RETURNING 1
 )
-SELECT 1`;
+SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT count(*) FROM folded)::int AS folded`;
+
+/** The in-memory view named an incident or ledger row the store no longer has (the batch rolls back and is retried). */
+class StaleView extends Error {}
 
 interface Applied {
   outcomes: Outcome[];
@@ -214,15 +217,18 @@ export class IncidentEngine {
    */
   async processBatch(signals: Signal[], first?: ((q: Queryable) => Promise<void>) | BatchPrelude | null): Promise<Outcome[]> {
     if (signals.length === 0) return [];
-    let applied: Applied;
-    try {
-      applied = await this.#deps.store.tx(async (q) => {
-        if (typeof first === 'function') await first(q);
-        return this.#apply(q, signals, typeof first === 'function' ? null : (first ?? null));
-      });
-    } catch (err) {
-      this.#version = null; // whatever was worked out did not commit
-      throw err;
+    let applied: Applied | undefined;
+    for (let attempt = 0; !applied; attempt++) {
+      try {
+        applied = await this.#deps.store.tx(async (q) => {
+          if (typeof first === 'function') await first(q);
+          return this.#apply(q, signals, typeof first === 'function' ? null : (first ?? null), true);
+        });
+      } catch (err) {
+        this.#version = null; // whatever was worked out did not commit; the next batch reads from the store
+        this.#view.clear();
+        if (!(err instanceof StaleView) || attempt > 0) throw err;
+      }
     }
     this.#remember(applied);
     this.#afterCommit(signals, applied.outcomes);
@@ -236,7 +242,7 @@ export class IncidentEngine {
    */
   async applyInTx(q: Queryable, signals: Signal[]): Promise<Outcome[]> {
     if (signals.length === 0) return [];
-    return (await this.#apply(q, signals, null)).outcomes;
+    return (await this.#apply(q, signals, null, false)).outcomes;
   }
 
   /** After a commit: keep the batch's incidents in memory as of the version it left. */
@@ -251,18 +257,19 @@ export class IncidentEngine {
     this.#version = a.version;
   }
 
-  async #apply(q: Queryable, signals: Signal[], prelude: BatchPrelude | null): Promise<Applied> {
+  async #apply(q: Queryable, signals: Signal[], prelude: BatchPrelude | null, useView: boolean): Promise<Applied> {
     const { clock } = this.#deps;
     const policy = this.#deps.policy();
     const now = clock.now();
     const hashes = signals.map(contentHash);
     const fingerprints = [...new Set(signals.map((s) => s.fingerprint))];
     // What to ask the store for, and how many ids to draw, assuming the view is current (checked below).
-    const missing = fingerprints.filter((fp) => !this.#view.has(fp));
+    const view = useView ? this.#view : new Map<string, IncidentState | null>();
+    const missing = fingerprints.filter((fp) => !view.has(fp));
     let wantSignals = 0;
     const wantIncidents = new Set<string>();
     signals.forEach((s, i) => {
-      const st = this.#view.get(s.fingerprint);
+      const st = view.get(s.fingerprint);
       if (!st || st.headHash !== hashes[i]) wantSignals++;
       if (s.status === 'firing' && (!st || st.status === 'resolved')) wantIncidents.add(s.fingerprint);
     });
@@ -273,7 +280,7 @@ export class IncidentEngine {
     const head = r.rows[0]!;
     const version = Number(head.v_new);
     const snapshotCurrent = version === Number(head.v_seen) + 1;
-    const viewWasCurrent = this.#version !== null && this.#version === version - 1;
+    const viewWasCurrent = useView && this.#version !== null && this.#version === version - 1;
     const incidentIds = new IdRanges();
     const signalIds = new IdRanges();
     if (head.first_incident !== null) incidentIds.add(Number(head.first_incident), wantIncidents.size);
@@ -382,7 +389,7 @@ export class IncidentEngine {
     // Every write of the batch in one statement.
     const existing = [...touched.values()].filter((i) => !i.isNew);
     const nowIso = new Date(now).toISOString();
-    await q.query(WRITE_BATCH_SQL, [
+    const written = await q.query<{ changed: number; folded: number }>(WRITE_BATCH_SQL, [
       JSON.stringify(existing.map(stateToRecord)),
       JSON.stringify(newIncidents.map(stateToRecord)),
       JSON.stringify(
@@ -408,6 +415,11 @@ export class IncidentEngine {
       JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() }))),
       JSON.stringify(eventRecords(events)),
     ]);
+    // The version guards against other writers; this guards against rows removed behind the engine's back (a restore,
+    // a test truncating tables): every incident and ledger row the batch changed must have been there.
+    if (written.rows[0]!.changed !== existing.length || written.rows[0]!.folded !== folds.size) {
+      throw new StaleView('the engine\'s view of incidents named rows the store no longer has; the batch is retried from the store');
+    }
     // Later stages run only when something changed: a batch of pure repeats costs them nothing.
     if (events.length) await this.#runHooks(q, events);
     for (const inc of touched.values()) inc.isNew = false;

@@ -141,4 +141,14 @@ describe(`engine round trips per batch on ${storeKind}`, () => {
     assert.equal(inc?.status, 'open');
     assert.equal(inc?.signal_count, 2);
   });
+  it('rows removed behind the engine\'s back (no version change): the batch is retried from the store', async () => {
+    await engine.processBatch([sig({ fingerprint: 'gone' })]);
+    await store.exec('TRUNCATE incidents, incident_events, signals CASCADE');
+    const [o] = await engine.processBatch([sig({ fingerprint: 'gone' })]);
+    assert.equal(o!.action, 'opened');
+    const inc = await incident(store, 'gone');
+    assert.equal(inc?.signal_count, 1);
+    const l = await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE fingerprint = 'gone' AND incident_id IS NOT NULL`);
+    assert.equal(l.rows[0]!.n, 1);
+  });
 });
