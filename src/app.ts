@@ -51,7 +51,7 @@ import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
 import { LogIntake, saveCheckpoint, type LogsConfig } from './sources/logs/index.ts';
 import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
-import { AlertExpiry, writeAlertRows } from './sources/webhooks/alert-state.ts';
+import { AlertExpiry, alertRowsPrelude } from './sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
 import { migrate, pendingMigrations } from './store/migrate.ts';
 import { openStore, redactUrl, type Store } from './store/store.ts';
@@ -149,7 +149,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     }
   });
   // Alerts from the Alertmanager API carry their expiry; it commits with their signals (alert-state.ts).
-  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s, (q) => writeAlertRows(q, s)), {
+  const intake = new GroupCommitter<Signal, unknown>((s) => engine.processBatch(s, alertRowsPrelude(s)), {
     maxBatch: config.kuzet.signals.max_batch,
     maxQueue: config.kuzet.signals.max_queue,
   });

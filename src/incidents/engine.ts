@@ -47,12 +47,75 @@ interface LedgerRow {
   last: number;
 }
 
-// One transaction-scoped advisory lock serialises the engine's writers across kuzet instances sharing a
-// database: batches are large (group commit), so one writer at a time costs little, and it keeps the
-// lock table small (a lock per fingerprint would take thousands of slots per batch).
-const ENGINE_LOCK = 7_305_002;
-// Keyed by schema too, so separate kuzet deployments (or test schemas) in one database do not contend.
-const lockSql = 'SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)';
+// The engine's lock is the row of engine_state: every transaction that writes incidents updates it (version + 1), so
+// writers across kuzet instances sharing a database go one at a time, and the version tells an engine whether anyone
+// else wrote since its own last commit (then what it keeps in memory is stale and it reads from the store instead).
+// The row is per schema, so separate kuzet deployments (or test schemas) in one database do not contend.
+const BUMP_VERSION_SQL = 'UPDATE engine_state SET version = version + 1 WHERE id = 1 RETURNING version';
+
+/** Latest incidents kept in memory, per fingerprint; past this many, resolved ones are dropped, then all. */
+const VIEW_MAX = 50_000;
+
+/**
+ * A statement a source runs in the batch's transaction before the engine's lock (row locks first, then the engine
+ * lock, the order every writer keeps), sent in the same round trip as the engine's read: `sql` is one data-modifying
+ * statement ending in RETURNING, with `$param` its only parameter, bound to `value`.
+ */
+export interface BatchPrelude {
+  sql: (param: string) => string;
+  value: string;
+}
+
+/**
+ * The engine's one read per batch: the prelude, the engine lock with the version bump, ids drawn from both sequences
+ * (after the lock: only the engine draws from them, so nextval + setval cannot interleave with another allocation),
+ * the version the statement's snapshot saw, and the latest incident of every fingerprint asked for. The incidents are
+ * read with the snapshot taken before the lock was granted: they are current only if nobody committed in between
+ * (v_new = v_seen + 1); otherwise the engine reads again in a new statement, holding the lock.
+ * $1 fingerprints (jsonb array), $2 incident ids to draw, $3 signal ids to draw, $4 the prelude's value.
+ */
+function readSql(prelude: BatchPrelude | null): string {
+  return `
+WITH ${prelude ? `pre AS (${prelude.sql('$4')}),` : ''}
+v AS (UPDATE engine_state SET version = version + 1 WHERE id = 1${prelude ? ' AND (SELECT count(*) FROM pre) >= 0' : ''} RETURNING version),
+ids AS (SELECT
+  (SELECT first FROM v, LATERAL (SELECT nextval('incidents_id_seq') AS first) AS a,
+     LATERAL (SELECT setval('incidents_id_seq', first + $2::bigint - 1)) AS b WHERE $2::bigint > 0) AS incident,
+  (SELECT first FROM v, LATERAL (SELECT nextval('signals_id_seq') AS first) AS a,
+     LATERAL (SELECT setval('signals_id_seq', first + $3::bigint - 1)) AS b WHERE $3::bigint > 0) AS signal)
+SELECT v.version AS v_new, (SELECT version FROM engine_state WHERE id = 1) AS v_seen, ids.incident AS first_incident,
+  ids.signal AS first_signal, i.*
+FROM v CROSS JOIN ids LEFT JOIN LATERAL (
+  SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
+   WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC) AS i ON true`;
+}
+
+/** Read again (a new snapshot, the lock held), drawing $2 more incident ids and $3 more signal ids. */
+const READ_AGAIN_SQL = `SELECT ids.incident AS first_incident, ids.signal AS first_signal, i.* FROM (SELECT
+  (SELECT first FROM (SELECT nextval('incidents_id_seq') AS first) AS a,
+     LATERAL (SELECT setval('incidents_id_seq', first + $2::bigint - 1)) AS b WHERE $2::bigint > 0) AS incident,
+  (SELECT first FROM (SELECT nextval('signals_id_seq') AS first) AS a,
+     LATERAL (SELECT setval('signals_id_seq', first + $3::bigint - 1)) AS b WHERE $3::bigint > 0) AS signal) AS ids
+  LEFT JOIN LATERAL (SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
+   WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC) AS i ON true`;
+
+const cloneState = (st: IncidentState): IncidentState => ({ ...st, flips: [...st.flips] });
+
+/** Consecutive id ranges handed out in order. */
+class IdRanges {
+  readonly #ranges: Array<{ next: number; left: number }> = [];
+  add(first: number, n: number): void {
+    if (n > 0) this.#ranges.push({ next: first, left: n });
+  }
+  get available(): number {
+    return this.#ranges.reduce((n, r) => n + r.left, 0);
+  }
+  take(): number {
+    const r = this.#ranges.find((x) => x.left > 0)!;
+    r.left -= 1;
+    return r.next++;
+  }
+}
 
 function EVENTS_INSERT_SQL(param: string): string {
   return `INSERT INTO incident_events (incident_id, at, kind, actor, detail)
@@ -113,11 +176,27 @@ WITH changed AS (
 ), timeline AS (
   ${EVENTS_INSERT_SQL('$5')} RETURNING 1
 )
-SELECT 1`;
+SELECT (SELECT count(*) FROM changed)::int AS changed, (SELECT count(*) FROM folded)::int AS folded`;
+
+/** The in-memory view named an incident or ledger row the store no longer has (the batch rolls back and is retried). */
+class StaleView extends Error {}
+
+interface Applied {
+  outcomes: Outcome[];
+  /** The version this transaction leaves when it commits. */
+  version: number;
+  /** Whether the in-memory view was current when the batch was worked out. */
+  viewWasCurrent: boolean;
+  /** The latest incident (or none) of every fingerprint of the batch, as committed. */
+  latest: Map<string, IncidentState | null>;
+}
 
 export class IncidentEngine {
   readonly #deps: EngineDeps;
   readonly #hooks: ChangeHook[] = [];
+  /** Latest incident (or none) per fingerprint, as of version #version; only entries present are trusted. */
+  readonly #view = new Map<string, IncidentState | null>();
+  #version: number | null = null;
 
   constructor(deps: EngineDeps) {
     this.#deps = deps;
@@ -131,36 +210,105 @@ export class IncidentEngine {
   /**
    * Append signals (in order) to the ledger and apply them to incidents, all in one transaction. `first` writes what
    * a source keeps beside its signals in the same transaction, before the engine takes its lock (row locks, then the
-   * engine lock, the order every writer keeps).
+   * engine lock, the order every writer keeps): a BatchPrelude goes in the same round trip as the engine's read.
+   * Round trips per batch: the read, the write, the commit (plus BEGIN, and hooks' statements only when something
+   * changed); a read again when another writer committed since this engine's last batch, and an id draw when a
+   * batch needs more new rows than the read reserved.
    */
-  async processBatch(signals: Signal[], first?: (q: Queryable) => Promise<void>): Promise<Outcome[]> {
+  async processBatch(signals: Signal[], first?: ((q: Queryable) => Promise<void>) | BatchPrelude | null): Promise<Outcome[]> {
     if (signals.length === 0) return [];
-    const outcomes = await this.#deps.store.tx(async (q) => {
-      await first?.(q);
-      return this.applyInTx(q, signals);
-    });
-    this.#afterCommit(signals, outcomes);
-    return outcomes;
+    let applied: Applied | undefined;
+    for (let attempt = 0; !applied; attempt++) {
+      try {
+        applied = await this.#deps.store.tx(async (q) => {
+          if (typeof first === 'function') await first(q);
+          return this.#apply(q, signals, typeof first === 'function' ? null : (first ?? null), true);
+        });
+      } catch (err) {
+        this.#version = null; // whatever was worked out did not commit; the next batch reads from the store
+        this.#view.clear();
+        if (!(err instanceof StaleView) || attempt > 0) throw err;
+      }
+    }
+    this.#remember(applied);
+    this.#afterCommit(signals, applied.outcomes);
+    return applied.outcomes;
   }
 
   /**
    * The same as processBatch, inside a transaction the caller owns (a later stage that turns its own decision
-   * into a signal, atomically with that decision). Metrics count it only if the caller commits, so none here.
+   * into a signal, atomically with that decision). Metrics count it only if the caller commits, so none here; the
+   * in-memory view is not updated either (the commit is the caller's), so the next batch reads from the store.
    */
   async applyInTx(q: Queryable, signals: Signal[]): Promise<Outcome[]> {
     if (signals.length === 0) return [];
+    return (await this.#apply(q, signals, null, false)).outcomes;
+  }
+
+  /** After a commit: keep the batch's incidents in memory as of the version it left. */
+  #remember(a: Applied): void {
+    if (this.#version !== null && a.version <= this.#version) return; // a later batch already committed
+    if (!a.viewWasCurrent) this.#view.clear();
+    if (this.#view.size + a.latest.size > VIEW_MAX) {
+      for (const [fp, st] of this.#view) if (!st || st.status === 'resolved') this.#view.delete(fp);
+      if (this.#view.size + a.latest.size > VIEW_MAX) this.#view.clear();
+    }
+    for (const [fp, st] of a.latest) this.#view.set(fp, st ? cloneState(st) : null);
+    this.#version = a.version;
+  }
+
+  async #apply(q: Queryable, signals: Signal[], prelude: BatchPrelude | null, useView: boolean): Promise<Applied> {
     const { clock } = this.#deps;
     const policy = this.#deps.policy();
     const now = clock.now();
+    const hashes = signals.map(contentHash);
     const fingerprints = [...new Set(signals.map((s) => s.fingerprint))];
-    await q.query(lockSql, [ENGINE_LOCK]);
-    const loaded = await q.query<IncidentRow>(
-      `SELECT DISTINCT ON (fingerprint) ${INCIDENT_COLUMNS} FROM incidents
-        WHERE fingerprint IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY fingerprint, id DESC`,
-      [JSON.stringify(fingerprints)],
+    // What to ask the store for, and how many ids to draw, assuming the view is current (checked below).
+    const view = useView ? this.#view : new Map<string, IncidentState | null>();
+    const missing = fingerprints.filter((fp) => !view.has(fp));
+    let wantSignals = 0;
+    const wantIncidents = new Set<string>();
+    signals.forEach((s, i) => {
+      const st = view.get(s.fingerprint);
+      if (!st || st.headHash !== hashes[i]) wantSignals++;
+      if (s.status === 'firing' && (!st || st.status === 'resolved')) wantIncidents.add(s.fingerprint);
+    });
+    const r = await q.query<IncidentRow & { v_new: string; v_seen: string; first_incident: string | null; first_signal: string | null }>(
+      readSql(prelude),
+      [JSON.stringify(missing), wantIncidents.size, wantSignals, ...(prelude ? [prelude.value] : [])],
     );
-    const latest = new Map<string, IncidentState>();
-    for (const r of loaded.rows) latest.set(r.fingerprint, rowToState(r));
+    const head = r.rows[0]!;
+    const version = Number(head.v_new);
+    const snapshotCurrent = version === Number(head.v_seen) + 1;
+    const viewWasCurrent = useView && this.#version !== null && this.#version === version - 1;
+    const incidentIds = new IdRanges();
+    const signalIds = new IdRanges();
+    if (head.first_incident !== null) incidentIds.add(Number(head.first_incident), wantIncidents.size);
+    if (head.first_signal !== null) signalIds.add(Number(head.first_signal), wantSignals);
+
+    const latest = new Map<string, IncidentState | null>();
+    if (viewWasCurrent) for (const fp of fingerprints) if (this.#view.has(fp)) latest.set(fp, this.#view.get(fp) ? cloneState(this.#view.get(fp)!) : null);
+    if (snapshotCurrent) {
+      for (const fp of missing) latest.set(fp, null);
+      for (const row of r.rows) if (row.id !== null) latest.set(row.fingerprint, rowToState(row));
+    }
+    const again = fingerprints.filter((fp) => !latest.has(fp));
+    if (again.length) {
+      // Someone else wrote since: read again, in a new statement (a new snapshot) while holding the lock, and draw ids
+      // for every signal and every firing fingerprint, since the guess above assumed a current view.
+      const firing = new Set(signals.filter((s) => s.status === 'firing').map((s) => s.fingerprint)).size;
+      const moreIncidents = Math.max(0, firing - wantIncidents.size);
+      const moreSignals = signals.length - wantSignals;
+      const r2 = await q.query<IncidentRow & { first_incident: string | null; first_signal: string | null }>(READ_AGAIN_SQL, [
+        JSON.stringify(again),
+        moreIncidents,
+        moreSignals,
+      ]);
+      if (r2.rows[0]!.first_incident !== null) incidentIds.add(Number(r2.rows[0]!.first_incident), moreIncidents);
+      if (r2.rows[0]!.first_signal !== null) signalIds.add(Number(r2.rows[0]!.first_signal), moreSignals);
+      for (const fp of again) latest.set(fp, null);
+      for (const row of r2.rows) if (row.id !== null) latest.set(row.fingerprint, rowToState(row));
+    }
 
     let tempSeq = 0;
     const temp = () => --tempSeq;
@@ -171,7 +319,7 @@ export class IncidentEngine {
     const events: Array<{ incident: IncidentState; event: IncidentEvent }> = [];
     const results: Array<{ row: LedgerRow | null; foldId: number | null; incident: IncidentState | null; action: SignalAction }> = [];
 
-    for (const s of signals) {
+    signals.forEach((s, i) => {
       const prev = latest.get(s.fingerprint) ?? null;
       const wasStatus = prev?.status;
       const t = applySignal(prev, s, now, policy, temp);
@@ -192,7 +340,7 @@ export class IncidentEngine {
               : inc.status === 'resolved'
                 ? 'recorded'
                 : 'appended';
-      const hash = contentHash(s);
+      const hash = hashes[i]!;
       if (inc && inc.headHash === hash && inc.headSignalId !== null) {
         const pending = ledgerByTemp.get(inc.headSignalId);
         if (pending) {
@@ -215,17 +363,22 @@ export class IncidentEngine {
         }
         results.push({ row, foldId: null, incident: inc, action });
       }
-    }
+    });
 
-    // Give every new incident and ledger row a real id (both sequences in one round trip), then rewrite the references.
+    // Real ids for new incidents and ledger rows: drawn in the read; one more round trip only if it drew too few
+    // (the view was stale, or a batch opened one incident twice). Ids drawn and not used are gaps, as sequences allow.
     const newIncidents = [...touched.values()].filter((i) => i.isNew);
+    const shortIncidents = Math.max(0, newIncidents.length - incidentIds.available);
+    const shortSignals = Math.max(0, ledger.length - signalIds.available);
+    if (shortIncidents || shortSignals) {
+      const more = await allocateIds(q, shortIncidents, shortSignals);
+      incidentIds.add(more.incident, shortIncidents);
+      signalIds.add(more.signal, shortSignals);
+    }
     const idMap = new Map<number, number>();
     const sigIdMap = new Map<number, number>();
-    if (newIncidents.length || ledger.length) {
-      const first = await allocateIds(q, newIncidents.length, ledger.length);
-      newIncidents.forEach((inc, i) => idMap.set(inc.id, first.incident + i));
-      ledger.forEach((r, i) => sigIdMap.set(r.id, first.signal + i));
-    }
+    for (const inc of newIncidents) idMap.set(inc.id, incidentIds.take());
+    for (const row of ledger) sigIdMap.set(row.id, signalIds.take());
     const realInc = (id: number) => (id < 0 ? idMap.get(id)! : id);
     const realSig = (id: number) => (id < 0 ? sigIdMap.get(id)! : id);
     for (const inc of touched.values()) {
@@ -233,11 +386,10 @@ export class IncidentEngine {
       if (inc.headSignalId !== null) inc.headSignalId = realSig(inc.headSignalId);
     }
 
-    // Every write of the batch in one statement, one round trip per batch instead of up to five. Interleaved 5 s runs
-    // of the ingest load against the five-statement version showed no difference beyond run-to-run noise.
+    // Every write of the batch in one statement.
     const existing = [...touched.values()].filter((i) => !i.isNew);
     const nowIso = new Date(now).toISOString();
-    await q.query(WRITE_BATCH_SQL, [
+    const written = await q.query<{ changed: number; folded: number }>(WRITE_BATCH_SQL, [
       JSON.stringify(existing.map(stateToRecord)),
       JSON.stringify(newIncidents.map(stateToRecord)),
       JSON.stringify(
@@ -263,13 +415,21 @@ export class IncidentEngine {
       JSON.stringify([...folds].map(([id, f]) => ({ id, n: f.n, last: new Date(f.last).toISOString() }))),
       JSON.stringify(eventRecords(events)),
     ]);
-    await this.#runHooks(q, events);
-    return results.map<Outcome>((r) => ({
+    // The version guards against other writers; this guards against rows removed behind the engine's back (a restore,
+    // a test truncating tables): every incident and ledger row the batch changed must have been there.
+    if (written.rows[0]!.changed !== existing.length || written.rows[0]!.folded !== folds.size) {
+      throw new StaleView('the engine\'s view of incidents named rows the store no longer has; the batch is retried from the store');
+    }
+    // Later stages run only when something changed: a batch of pure repeats costs them nothing.
+    if (events.length) await this.#runHooks(q, events);
+    for (const inc of touched.values()) inc.isNew = false;
+    const outcomes = results.map<Outcome>((r) => ({
       signalId: r.row ? realSig(r.row.id) : r.foldId!,
       incidentId: r.incident ? r.incident.id : null,
       action: r.action,
       folded: r.row === null,
     }));
+    return { outcomes, version, viewWasCurrent, latest };
   }
 
   #afterCommit(signals: Signal[], outcomes: Outcome[]): void {
@@ -298,7 +458,7 @@ export class IncidentEngine {
   /** Take the engine lock (so a concurrent batch cannot overwrite us), change one incident, write the event. */
   async #mutate(id: number, fn: (st: IncidentState, now: number) => IncidentEvent[]): Promise<IncidentState> {
     return this.#deps.store.tx(async (q) => {
-      await q.query(lockSql, [ENGINE_LOCK]);
+      await q.query(BUMP_VERSION_SQL);
       const r = await q.query<IncidentRow>(`SELECT ${INCIDENT_COLUMNS} FROM incidents WHERE id = $1 FOR UPDATE`, [id]);
       if (!r.rows[0]) throw notFound(`incident ${id}`);
       const st = rowToState(r.rows[0]);

@@ -64,14 +64,23 @@ export function wireUserReports(engine: IncidentEngine, config: () => RequestsCo
     );
   };
 
-  // Reports filed shortly before an incident of their system opens are linked to it when it opens.
+  // Reports filed shortly before an incident of their system opens are linked to it when it opens: one statement for
+  // the whole batch, and none when nothing opened (the first incident of a system in the batch takes its reports).
   engine.onChanges(async (q, changes) => {
-    const { windowMs } = rules();
+    const opened = new Map<string, number>();
     for (const ch of changes) {
       if (ch.event.kind !== 'opened' && ch.event.kind !== 'reopened') continue;
-      if (ch.incident.id <= 0) continue;
-      await linkRecent(q, ch.incident.system, ch.incident.id, clock.now(), windowMs);
+      if (ch.incident.id <= 0 || opened.has(ch.incident.system)) continue;
+      opened.set(ch.incident.system, ch.incident.id);
     }
+    if (!opened.size) return;
+    await q.query(
+      `UPDATE requests AS r SET incident_id = x.incident_id
+         FROM jsonb_to_recordset($1::jsonb) AS x(system text, incident_id bigint)
+        WHERE r.system = x.system AND r.kind = 'trouble' AND r.incident_id IS NULL
+          AND r.status IN ('received', 'acknowledged', 'in_progress') AND r.received_at >= $2`,
+      [JSON.stringify([...opened].map(([system, incident_id]) => ({ system, incident_id }))), new Date(clock.now() - rules().windowMs).toISOString()],
+    );
   });
 
   return {

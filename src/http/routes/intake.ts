@@ -155,6 +155,9 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
       refusals.note({ reason: why.reason, status: reply.statusCode, source, address: req.ip, ...(why.detail ? { detail: why.detail } : {}) });
     });
     sub.post<{ Params: { source: string }; Body: Buffer }>('/webhooks/soc/:source', {
+      // A machine's delivery is in the ledger (labels.soc_source names the secret that signed it), not in the audit log,
+      // which is for people's actions; refusals are counted and logged (rate-limited) above.
+      config: { audit: false },
       schema: {
         tags: ['intake'],
         summary: 'The SOC pushes an alert (or an array of up to 1,000), signed with HMAC-SHA256 over timestamp + "." + body',
@@ -232,32 +235,53 @@ export async function registerIntakeRoutes(app: FastifyInstance, d: IntakeDeps):
   const amAuthIfRequired = async function (this: FastifyInstance, req: FastifyRequest, reply: FastifyReply) {
     if (d.config().alertmanager.require_auth) return amAuth.call(this, req, reply, () => {});
   };
+  // Refused Alertmanager posts (a missing or weak token, a body over the limit, a malformed body) are counted by reason
+  // and logged, rate-limited: machines retry, and their refusals are not people's actions for the audit log.
+  const amRefusals = new RefusalLog(d.log, d.clock, 'Alertmanager API');
+  const amCounted = new WeakSet<FastifyRequest>();
+  const amRefuse = (req: FastifyRequest, reason: string) => {
+    amCounted.add(req);
+    rejected.inc({ endpoint: 'alertmanager', reason });
+  };
+  app.addHook('onClose', async () => amRefusals.close());
   const postAlerts = async (sub: FastifyInstance) => {
+    sub.addHook('onResponse', async (req, reply) => {
+      if (reply.statusCode < 400 || reply.statusCode === 503) return; // 503: counted as overloaded/store, logged there
+      const reason = reply.statusCode === 401 ? 'unauthenticated' : reply.statusCode === 403 ? 'forbidden' : reply.statusCode === 413 ? 'too_large' : `status_${reply.statusCode}`;
+      if (!amCounted.has(req)) rejected.inc({ endpoint: 'alertmanager', reason });
+      amRefusals.note({ reason, status: reply.statusCode, source: 'alertmanager', address: req.ip });
+    });
     sub.removeContentTypeParser('application/json');
     sub.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     sub.post<{ Body: Buffer }>('/api/v2/alerts', {
       // onRequest: the token is checked before the body is read.
       onRequest: amAuthIfRequired,
+      // Each alert is in the ledger with the token that sent it (payload.credential); no audit row per request.
+      config: { audit: false },
       schema: { tags: ['intake'], summary: 'Alertmanager-compatible: Prometheus posts its alerts here (answers exactly 200)' },
     }, async (req, reply) => {
       const parsed = parseJson(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
       if (!parsed.ok) {
-        rejected.inc({ endpoint: 'alertmanager', reason: parsed.why });
+        amRefuse(req, parsed.why);
         return sendError(reply, 400, 'KZ_ERR_VALIDATION', parsed.reason);
       }
       if (Array.isArray(parsed.value) && parsed.value.length > maxAlerts()) {
-        rejected.inc({ endpoint: 'alertmanager', reason: 'too_many' });
+        amRefuse(req, 'too_many');
         return sendError(reply, 413, 'KZ_ERR_PAYLOAD_TOO_LARGE', tooMany(parsed.value.length, maxAlerts()));
       }
       const problem = Array.isArray(parsed.value) ? await checkItems(parsed.value, checkAlert) : checkAlerts(parsed.value) ? null : firstError(checkAlerts.errors);
       if (problem) {
-        rejected.inc({ endpoint: 'alertmanager', reason: 'schema' });
+        amRefuse(req, 'schema');
         return sendError(reply, 400, 'KZ_ERR_VALIDATION', problem);
       }
       const alerts = parsed.value as PostableAlert[];
       const now = d.clock.now();
       const def = d.config().alertmanager.default_system;
-      const signals = alerts.map((a) => alertToSignal(a, now, def));
+      const credential = req.principal ? `token:${req.principal.name}` : null;
+      const signals = alerts.map((a) => {
+        const sg = alertToSignal(a, now, def);
+        return credential ? { ...sg, payload: { ...sg.payload, credential } } : sg;
+      });
       // Each alert's expiry commits with its signal: an accepted alert always resolves when it ends.
       attachAlertRows(alerts, signals, now, resolveTimeoutMs(d.config()));
       if (signals.length && !(await commitInChunks('alertmanager', signals, (s) => s, reply))) return reply;

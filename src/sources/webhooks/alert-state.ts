@@ -46,9 +46,9 @@ const toAlert = (r: Row): StoredAlert => ({
   updatedAt: ms(r.updated_at),
 });
 
-const UPSERT_SQL = `
+const upsertSql = (param: string) => `
 INSERT INTO alertmanager_alerts AS a (${COLUMNS}, resolved_at)
-SELECT ${COLUMNS}, resolved_at FROM jsonb_to_recordset($1::jsonb) AS x(fingerprint text, labels jsonb,
+SELECT ${COLUMNS}, resolved_at FROM jsonb_to_recordset(${param}::jsonb) AS x(fingerprint text, labels jsonb,
   annotations jsonb, generator_url text, starts_at timestamptz, ends_at timestamptz, expires_at timestamptz,
   updated_at timestamptz, resolved_at timestamptz)
 ON CONFLICT (fingerprint) DO UPDATE SET
@@ -79,8 +79,8 @@ export function attachAlertRows(alerts: PostableAlert[], signals: Signal[], nowM
   });
 }
 
-/** Store (or refresh) the rows attached to these signals, inside the transaction that commits them. */
-export async function writeAlertRows(q: Queryable, signals: Signal[]): Promise<void> {
+/** The rows attached to these signals, one per label set, in fingerprint order. */
+function attachedRows(signals: Signal[]): Array<Record<string, unknown>> {
   // One row per label set: the last copy wins (one statement may not update a row twice).
   const byFp = new Map<string, Record<string, unknown>>();
   for (const s of signals) {
@@ -88,8 +88,23 @@ export async function writeAlertRows(q: Queryable, signals: Signal[]): Promise<v
     if (row) byFp.set(s.fingerprint, row);
   }
   // In fingerprint order: instances sharing a database lock rows in the same order and cannot deadlock on them.
-  const rows = [...byFp.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([, r]) => r);
-  if (rows.length) await q.query(UPSERT_SQL, [JSON.stringify(rows)]);
+  return [...byFp.entries()].sort((x, y) => (x[0] < y[0] ? -1 : 1)).map(([, r]) => r);
+}
+
+/** Store (or refresh) the rows attached to these signals, inside the transaction that commits them. */
+export async function writeAlertRows(q: Queryable, signals: Signal[]): Promise<void> {
+  const rows = attachedRows(signals);
+  if (rows.length) await q.query(upsertSql('$1'), [JSON.stringify(rows)]);
+}
+
+/**
+ * The same write as one data-modifying statement the incident engine sends with its read (its BatchPrelude): the
+ * rows go in the batch's transaction, before the engine's lock, without a round trip of their own. Null when no
+ * signal carries a row.
+ */
+export function alertRowsPrelude(signals: Signal[]): { sql: (param: string) => string; value: string } | null {
+  const rows = attachedRows(signals);
+  return rows.length ? { sql: (param) => `${upsertSql(param)} RETURNING 1`, value: JSON.stringify(rows) } : null;
 }
 
 /** Alerts that have not ended at `nowMs`, oldest first. */

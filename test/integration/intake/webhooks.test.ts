@@ -290,4 +290,33 @@ describe(`SOC webhook and Alertmanager API on ${storeKind}`, () => {
     const n = (await t.store.query<{ n: number }>(`SELECT count(*)::int AS n FROM signals WHERE check_name LIKE 'Cap%'`)).rows[0]!.n;
     assert.equal(n, 0);
   });
+  it('records machine alerts in the ledger with the token that sent them, not as audit rows; refusals are counted', async () => {
+    const metric = async (reason: string) => {
+      const text = (await t.app.http.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = text.split('\n').find((l) => l.startsWith(`kuzet_intake_rejected_total{endpoint="alertmanager",reason="${reason}"}`));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const unauthenticated = await metric('unauthenticated');
+    const forbidden = await metric('forbidden');
+    assert.equal((await postAm([{ labels: { alertname: 'Credential', system: 'enbek' } }])).statusCode, 200);
+    const body = JSON.stringify(alert({ id: 'evt-audit' }));
+    assert.equal((await postSoc('soc-main', body, { ...signed(body), 'content-type': 'application/json' })).statusCode, 202);
+    assert.equal((await postAm([am()], null)).statusCode, 401);
+    assert.equal((await postAm([am()], viewer)).statusCode, 403);
+    const led = await t.store.query<{ credential: string }>(`SELECT payload->>'credential' AS credential FROM signals WHERE check_name = 'Credential'`);
+    assert.deepEqual(led.rows, [{ credential: 'token:prometheus' }]);
+    // A person's action after the machines': once its audit row is there, the machines' would be too.
+    const reporter = await t.token('reporter', 'desk');
+    const open = await t.app.http.inject({ method: 'POST', url: '/api/v1/incidents', payload: JSON.stringify({ system: 'enbek', title: 'audited' }), headers: { 'content-type': 'application/json', authorization: `Bearer ${reporter}` } });
+    assert.equal(open.statusCode, 201, open.body);
+    let actions: string[] = [];
+    for (let i = 0; i < 200 && !actions.includes('POST /api/v1/incidents'); i++) {
+      await new Promise((r) => setImmediate(r));
+      actions = (await t.store.query<{ action: string }>(`SELECT action FROM audit_log`)).rows.map((r) => r.action);
+    }
+    assert.ok(actions.includes('POST /api/v1/incidents'), 'people are audited');
+    assert.deepEqual(actions.filter((a) => /api\/v2\/alerts|webhooks\/soc/.test(a)), [], 'machines are not');
+    assert.equal(await metric('unauthenticated'), unauthenticated + 1);
+    assert.equal(await metric('forbidden'), forbidden + 1);
+  });
 });
