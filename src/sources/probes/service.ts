@@ -57,6 +57,15 @@ export interface ProbeServiceDeps {
   settings?: ProbesSection;
   lookup?: LookupFunction;
   hostSampler?: HostSampler;
+  /** Several instances on one store: which probes this one runs, and its name on the results. */
+  cluster?: ProbeCluster;
+}
+
+/** This instance's share of the probes (src/cluster/membership.ts); without one it runs every probe. */
+export interface ProbeCluster {
+  readonly id: string;
+  readonly location: string;
+  owns(name: string): boolean;
 }
 
 interface Slot {
@@ -90,6 +99,8 @@ export class ProbeService {
   #stop = new AbortController();
   #started = false;
   #loadedStates?: Map<string, ProbeState>;
+  /** Names this instance schedules (all of them without a cluster). */
+  #owned = new Set<string>();
 
   constructor(deps: ProbeServiceDeps) {
     this.#d = deps;
@@ -135,7 +146,7 @@ export class ProbeService {
     }
     const removed = [...this.#slots.values()].filter((s) => !next.has(s.resolved.name));
     this.#slots = next;
-    this.#scheduler.setJobs([...next.values()].map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
+    this.#schedule();
     const now = this.#d.clock.now();
     const goodbyes: Signal[] = [];
     for (const s of removed) {
@@ -152,6 +163,46 @@ export class ProbeService {
       this.#writer?.setState(name, initialState());
     }
     if (goodbyes.length) await this.#d.sink.submit(goodbyes).catch((err) => this.#d.logger?.warn('could not resolve removed probes', { err }));
+  }
+
+  /**
+   * Membership changed: schedule the probes this instance owns now. A probe taken over from another instance
+   * continues from the confirmation state that instance last stored; its first run here falls on the same
+   * slot of the interval grid it had there, so at most one run is missed.
+   */
+  async rebalance(): Promise<void> {
+    const cluster = this.#d.cluster;
+    if (!cluster) return;
+    const gained = [...this.#slots.keys()].filter((n) => !this.#owned.has(n) && cluster.owns(n));
+    if (gained.length && this.#d.store) {
+      try {
+        const states = await loadStates(this.#d.store, gained);
+        for (const n of gained) {
+          const slot = this.#slots.get(n);
+          if (slot) slot.state = states.get(n) ?? initialState();
+        }
+      } catch (err) {
+        this.#d.logger?.warn('could not read the state of probes taken over; starting them afresh', { err });
+      }
+    }
+    this.#schedule();
+  }
+
+  /** Pings of heartbeat probes may reach any instance: re-read them (on every cluster heartbeat). */
+  async refreshHeartbeats(): Promise<void> {
+    await this.heartbeats.load();
+  }
+
+  /** The names this instance schedules. */
+  get owned(): ReadonlySet<string> {
+    return this.#owned;
+  }
+
+  #schedule(): void {
+    const cluster = this.#d.cluster;
+    const mine = [...this.#slots.values()].filter((s) => !cluster || cluster.owns(s.resolved.name));
+    this.#owned = new Set(mine.map((s) => s.resolved.name));
+    this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
   }
 
   async start(): Promise<void> {
@@ -212,7 +263,8 @@ export class ProbeService {
   }
 
   #job(name: string, intervalMs: number): Job {
-    return { name, intervalMs, run: () => this.#runSlot(name) };
+    // Checked again at run time: membership may have changed since the jobs were set.
+    return { name, intervalMs, run: () => (!this.#d.cluster || this.#d.cluster.owns(name) ? this.#runSlot(name) : Promise.resolve()) };
   }
 
   async #runSlot(name: string): Promise<void> {
@@ -240,6 +292,8 @@ export class ProbeService {
       intervalS: Math.max(1, Math.round(r.intervalMs / 1000)),
       maintenance,
       reason: result.reason?.slice(0, 1000),
+      instance: this.#d.cluster?.id,
+      location: this.#d.cluster?.location,
     });
     if (this.#metrics && this.#writer) this.#metrics.dropped.set(this.#writer.dropped);
     const prev = slot.state;
