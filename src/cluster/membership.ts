@@ -10,7 +10,8 @@ import type { Store } from '../store/store.ts';
 //   dead peer is noticed within one heartbeat period of becoming dead. A clean stop sets stopped_at: the
 //   others notice that at their next heartbeat.
 // - Fenced: an instance that could not write its own heartbeat for as long (store unreachable, partitioned)
-//   counts itself out and owns nothing until a write succeeds again, since the others have taken over.
+//   while it last saw others alive counts itself out and owns nothing until a write succeeds again, since the
+//   others have taken over. An instance that was alone keeps running everything (nobody else would).
 // - Ownership: rendezvous (highest random weight) hashing over the ids of the live instances of this
 //   instance's location. Every instance that sees the same members computes the same owner; when a member
 //   joins or leaves only the probes it owned (or will own) move.
@@ -182,7 +183,7 @@ export class Membership {
       live = rows.map((r) => toMember(r, now)).filter((m) => m.status === 'live').map((m) => m.id);
       if (!live.includes(o.id)) live.push(o.id);
       live.sort();
-    } else if (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs) {
+    } else if (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs && this.#live.some((id) => id !== o.id)) {
       live = []; // fenced: the others count us dead and have taken over
     } else {
       live = this.#live;
