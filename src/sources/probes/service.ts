@@ -18,6 +18,8 @@ import { advance, initialState, type ProbeState } from './state.ts';
 import type { Probe, ProbeFile, ProbeResult } from './types.ts';
 import { resolveProbe, type ResolvedProbe } from './validate.ts';
 import { parseDuration } from '../../clock.ts';
+import { describeViews, reportLocationView, restoreCombined, type QuorumDecision } from '../../cluster/quorum.ts';
+import type { Step } from './state.ts';
 
 // The probe source: one scheduler for all probes, confirmation state per probe, results to the store in
 // batches, signals to the sink only on confirmed changes. It knows nothing about incidents.
@@ -262,6 +264,61 @@ export class ProbeService {
     return this.#slots.get(name)?.last;
   }
 
+  /**
+   * confirm.locations > 1: this location's confirmed change is one view; the signal fires (resolves) when the
+   * views of the live locations cross the threshold (src/cluster/quorum.ts). Severity re-fires are per location
+   * only, and do not page again here.
+   */
+  async #acrossLocations(slot: Slot, r: ResolvedProbe, prev: ProbeState, step: Step, result: ProbeResult, windowName: string | undefined): Promise<void> {
+    const local = step.state.status;
+    if (local === prev.status) {
+      slot.state = step.state;
+      return;
+    }
+    const cluster = this.#d.cluster!;
+    const store = this.#d.store!;
+    const now = this.#d.clock.now();
+    // Not recorded or not sent: keep the old status so the next result attempts the same transition again.
+    const retry = () => {
+      slot.state = local === 'down' ? { ...prev, history: step.state.history } : { ...prev, successes: Math.max(0, r.recoverSuccesses - 1) };
+    };
+    let d: QuorumDecision;
+    try {
+      d = await reportLocationView(store, { probe: r.name, location: cluster.location, instance: cluster.id, status: local, at: result.startedAt, reason: result.reason, required: r.confirm.locations, now });
+    } catch (err) {
+      retry();
+      this.#d.logger?.warn('probe view of this location not recorded; will retry on the next result', { probe: r.name, err });
+      return;
+    }
+    slot.state = step.state;
+    this.#writer?.setState(r.name, { ...step.state, system: r.system });
+    const views = describeViews(d);
+    this.#d.logger?.info(`probe ${r.name} ${local} from ${cluster.location}; ${views}, ${r.confirm.locations} needed`, { probe: r.name, location: cluster.location, status: local });
+    if (!d.emit) return;
+    const base = buildSignal(r, d.emit, result, windowName, step.state.severity);
+    const signal: Signal = {
+      ...base,
+      summary: `${base.summary} — ${views}`.slice(0, 4000),
+      payload: {
+        ...base.payload,
+        locations: {
+          required: r.confirm.locations,
+          down: d.down,
+          of: d.of,
+          views: d.views.map((v) => ({ location: v.location, status: v.status, since: new Date(v.since).toISOString(), instance: v.instance, live: v.live, reason: v.reason?.slice(0, 300) ?? null })),
+        },
+      },
+    };
+    try {
+      await this.#d.sink.submit([signal]);
+      this.#d.logger?.info(`probe ${r.name} confirmed ${d.emit === 'firing' ? 'down' : 'up'} (${r.system}): ${views}`, { probe: r.name, system: r.system, locations: d.views.length });
+    } catch (err) {
+      await restoreCombined(store, r.name, d.previous, now).catch(() => {});
+      retry();
+      this.#d.logger?.warn('probe signal not accepted; will retry on the next result', { probe: r.name, err });
+    }
+  }
+
   #job(name: string, intervalMs: number): Job {
     // Checked again at run time: membership may have changed since the jobs were set.
     return { name, intervalMs, run: () => (!this.#d.cluster || this.#d.cluster.owns(name) ? this.#runSlot(name) : Promise.resolve()) };
@@ -302,6 +359,7 @@ export class ProbeService {
       of: r.confirm.of,
       successes: r.recoverSuccesses,
     });
+    if (r.confirm.locations > 1 && this.#d.cluster && this.#d.store) return this.#acrossLocations(slot, r, prev, step, result, windowName);
     if (!step.emit) {
       slot.state = step.state;
       return;

@@ -13,6 +13,19 @@ CREATE TABLE cluster_instances (
 );
 CREATE INDEX cluster_instances_location_idx ON cluster_instances (location, heartbeat_at);
 
+-- Confirmation from several locations (probe option confirm.locations): each location's confirmed view of a
+-- probe, and under location '*' the combined status a signal was sent for.
+CREATE TABLE probe_locations (
+  probe       text        NOT NULL,
+  location    text        NOT NULL,
+  status      text        NOT NULL CHECK (status IN ('up', 'down')),
+  since       timestamptz NOT NULL,
+  instance    text,
+  reason      text,
+  updated_at  timestamptz NOT NULL,
+  PRIMARY KEY (probe, location)
+);
+
 -- Which instance ran a probe, and from which location (NULL for results written before this migration).
 ALTER TABLE probe_results ADD COLUMN instance text;
 ALTER TABLE probe_results ADD COLUMN location text;
