@@ -318,7 +318,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     logger: log.child({ component: 'cluster' }),
     onBeat: async (changed) => {
       if (changed) await probes.rebalance();
-      await probes.refreshHeartbeats().catch(() => {});
+      if (membership.live.length > 1) await probes.refreshHeartbeats().catch(() => {});
     },
   });
   await registerInstanceRoutes(http, { store, clock, authorize, membership });
