@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createApp, type App } from '../../../src/app.ts';
 import { FakeClock } from '../../../src/clock.ts';
+import { ownerOf } from '../../../src/cluster/index.ts';
 import { nullLogger } from '../../../src/log.ts';
 import { openStore, type Store } from '../../../src/store/store.ts';
 import { TEST_CONFIG } from '../../support/app.ts';
@@ -118,5 +119,63 @@ describe(`confirmation from several locations on ${storeKind}`, () => {
     )).rows;
     assert.deepEqual(where.map((w) => [w.location, w.instance]), [['almaty', 'almaty-1'], ['astana', 'astana-1']]);
     assert.ok(where[0]!.n >= 3 && where[1]!.n >= 4, JSON.stringify(where));
+  });
+
+  it('a probe taken over from a dead instance continues from its stored state: no second firing, one resolve', async () => {
+    const base = await freshStore();
+    closers.push(() => base.close());
+    const schema = testDatabaseUrl ? (await base.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s : '';
+    const probe = await listen();
+    const port = portOf(probe);
+    await close(probe); // refused until it listens again
+    const clock = new FakeClock('2026-03-02T04:00:00Z');
+    const apps: Record<string, App> = {};
+    for (const id of ['x', 'y']) {
+      const t = tmpTree({
+        'kuzet.yaml': `${TEST_CONFIG}cluster:\n  location: almaty\n  instance_id: ${id}\n`,
+        'probes/web.yaml': `probes:\n  - { name: web, kind: tcp, system: enbek, interval: 30s, timeout: 2s, retries: 0, confirm: { failures: 1 }, recover: { successes: 1 }, severity: critical, tcp: { host: 127.0.0.1, port: ${port} } }\n`,
+      });
+      let store: Store = base;
+      if (testDatabaseUrl) {
+        store = await openStore({ url: testDatabaseUrl, schema, poolSize: 4 });
+        closers.push(() => store.close());
+      }
+      const app = await createApp({ configFile: t.path('kuzet.yaml'), store, clock, log: nullLogger, port: 0 });
+      closers.push(async () => {
+        await app.stop();
+        t.cleanup();
+      });
+      await app.start();
+      apps[id] = app;
+    }
+    const step = async (seconds: number) => {
+      for (let i = 0; i < seconds; i++) {
+        clock.advance(1000);
+        for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+        await Promise.all(Object.values(apps).map((a) => a.membership.settled()));
+      }
+    };
+    await step(5);
+    const ownerId = ownerOf('web', ['x', 'y'])!;
+    const owner = apps[ownerId]!;
+    const heir = apps[ownerId === 'x' ? 'y' : 'x']!;
+    assert.deepEqual([...owner.probes.owned], ['web']);
+    assert.deepEqual([...heir.probes.owned], []);
+    const signals = async () => (await base.query<{ status: string }>(`SELECT status FROM signals WHERE check_name = 'web' ORDER BY observed_at, id`)).rows.map((r) => r.status);
+
+    assert.equal((await owner.probes.runNow('web'))?.ok, false);
+    assert.deepEqual(await signals(), ['firing']);
+    await step(2); // its state reaches the store with the next flush
+    owner.membership.halt();
+    await owner.probes.stop();
+    await step(15);
+    assert.deepEqual([...heir.probes.owned], ['web'], 'taken over');
+    assert.equal((await heir.probes.runNow('web'))?.ok, false);
+    assert.deepEqual(await signals(), ['firing'], 'still down: the heir knew, and did not fire again');
+    const up = await listen(port);
+    closers.push(() => close(up));
+    assert.equal((await heir.probes.runNow('web'))?.ok, true);
+    assert.deepEqual(await signals(), ['firing', 'resolved']);
+    assert.deepEqual((await base.query<{ status: string }>(`SELECT status FROM incidents WHERE check_name = 'web'`)).rows, [{ status: 'resolved' }]);
   });
 });
