@@ -203,7 +203,13 @@ export class ProbeService {
   #schedule(): void {
     const cluster = this.#d.cluster;
     const mine = [...this.#slots.values()].filter((s) => !cluster || cluster.owns(s.resolved.name));
-    this.#owned = new Set(mine.map((s) => s.resolved.name));
+    const owned = new Set(mine.map((s) => s.resolved.name));
+    // A probe another instance runs now: its gauge here would only go stale.
+    for (const n of this.#owned) {
+      const s = this.#slots.get(n);
+      if (s && !owned.has(n)) this.#metrics?.up.remove({ probe: n, system: s.resolved.system });
+    }
+    this.#owned = owned;
     this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
   }
 
