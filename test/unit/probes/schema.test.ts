@@ -103,7 +103,7 @@ describe('checks past the schema', () => {
     assert.equal(r.recoverSuccesses, 2);
     assert.equal(r.severity, 'major');
     assert.ok(Object.isFrozen(r) && Object.isFrozen(r.def));
-    assert.deepEqual(resolveProbe(def({ confirm: { failures: 3 } })).confirm, { failures: 3, of: 3 });
+    assert.deepEqual(resolveProbe(def({ confirm: { failures: 3 } })).confirm, { failures: 3, of: 3, locations: 1 });
   });
 });
 
