@@ -75,6 +75,7 @@ export class Membership {
   readonly startedAt: number;
   #live: string[] = [];
   #lastWritten = -Infinity;
+  #fenced = false;
   #timer?: Timer;
   #started = false;
   #chain: Promise<void> = Promise.resolve();
@@ -175,6 +176,7 @@ export class Membership {
         return (await q.query<Row>(`${SELECT} WHERE location = $1`, [o.location])).rows;
       });
       this.#lastWritten = now;
+      this.#fenced = false;
     } catch (err) {
       o.logger?.warn('cluster heartbeat not written; will retry', { err });
     }
@@ -183,10 +185,11 @@ export class Membership {
       live = rows.map((r) => toMember(r, now)).filter((m) => m.status === 'live').map((m) => m.id);
       if (!live.includes(o.id)) live.push(o.id);
       live.sort();
-    } else if (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs && this.#live.some((id) => id !== o.id)) {
+    } else if (this.#fenced || (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs && this.#live.some((id) => id !== o.id))) {
       live = []; // fenced: the others count us dead and have taken over
+      this.#fenced = true;
     } else {
-      live = this.#live;
+      live = this.#live.length ? this.#live : [o.id]; // not written yet, and nobody else known: run everything
     }
     const changed = live.join('\n') !== this.#live.join('\n');
     if (changed) {

@@ -75,6 +75,12 @@ describe(`membership on ${storeKind}`, () => {
     await step(30);
     assert.deepEqual(y.live, ['y'], 'alone: nobody would take over, so it does not fence itself');
     assert.ok(y.owns('p1'));
+    // Started while the store does not answer, knowing nobody: it runs everything rather than nothing.
+    const w = new Membership({ store: net.view, clock, id: 'w', location: 'kostanay', version: '1.0.0', heartbeatMs: 5000 });
+    await w.start();
+    assert.deepEqual(w.live, ['w']);
+    assert.ok(w.owns('p1'));
+    w.halt();
     y.halt();
     z.halt();
   });
