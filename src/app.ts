@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -50,6 +51,7 @@ import { GroupCommitter } from './signals/batcher.ts';
 import type { Signal } from './signals/signal.ts';
 import type { SignalSink } from './signals/sink.ts';
 import { LogIntake, saveCheckpoint, type LogsConfig } from './sources/logs/index.ts';
+import { Membership, registerInstanceRoutes } from './cluster/index.ts';
 import { ProbeService, registerHeartbeatRoutes, type ProbeFile, type ProbesSection } from './sources/probes/index.ts';
 import { AlertExpiry, alertRowsPrelude } from './sources/webhooks/alert-state.ts';
 import type { IntakeConfig } from './sources/webhooks/schema.ts';
@@ -85,6 +87,7 @@ export interface App {
   readonly escalation: EscalationService;
   readonly requests: RequestService;
   readonly probes: ProbeService;
+  readonly membership: Membership;
   readonly logs: LogIntake;
   readonly backups: BackupService;
   readonly reports: ReportService;
@@ -304,8 +307,26 @@ export async function createApp(opts: AppOptions): Promise<App> {
     audit,
   });
 
+  // Several instances on one store: membership by heartbeats; each probe runs on one live instance of a location.
+  const clusterCfg = config.kuzet.cluster;
+  const membership = new Membership({
+    store,
+    clock,
+    id: clusterCfg.instance_id || `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    location: clusterCfg.location,
+    version: VERSION,
+    heartbeatMs: parseDuration(clusterCfg.heartbeat) ?? 5_000,
+    logger: log.child({ component: 'cluster' }),
+    onBeat: async (changed) => {
+      if (changed) await probes.rebalance();
+      if (membership.live.length > 1) await probes.refreshHeartbeats().catch(() => {});
+    },
+  });
+  await registerInstanceRoutes(http, { store, clock, authorize, membership });
+
   // Probes: one scheduler for every probe in probes/*.yaml; confirmed changes become signals.
   const probes = new ProbeService({
+    cluster: membership,
     clock,
     sink,
     store,
@@ -430,6 +451,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
     escalation,
     requests,
     probes,
+    membership,
     logs,
     backups,
     reports,
@@ -441,6 +463,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       const address = await http.listen({ host: config.kuzet.server.listen, port });
       sweepTimer = clock.setTimeout(sweep, 5_000);
       await escalation.start();
+      await membership.start();
       await probes.start();
       await logs.start();
       await backups.start();
@@ -471,6 +494,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       // Stop intake first (new requests get 503), then finish in-flight writes, then close the store.
       await http.close();
       await probes.stop();
+      await membership.stop();
       await logs.stop();
       await backups.stop({ abort: true });
       auditArchive?.stop();

@@ -198,6 +198,17 @@ export function buildCli(io: Io, hooks: { run: (configFile: string) => Promise<v
       io.out((o.json ? JSON.stringify(r, null, 2) : `${r.text.join('\n')}\nas of ${localTime(systemClock.now())}`) + '\n');
     });
 
+  apiOptsOf(program.command('instances').description('the kuzet instances sharing the store: location, version, live, dead or stopped'))
+    .option('--json', 'print JSON')
+    .action(async (o: { config: string; url?: string; token?: string; json?: boolean }) => {
+      type Inst = { id: string; location: string; version: string; status: string; started_at: string; heartbeat_at: string; self: boolean };
+      const r = await api<{ self: string; instances: Inst[] }>(o.url ?? readConfig(o.config).kuzet.server.public_url, o.token, 'GET', '/api/v1/instances');
+      if (o.json) return void io.out(JSON.stringify(r, null, 2) + '\n');
+      const rows = [['ID', 'LOCATION', 'STATUS', 'VERSION', 'STARTED', 'LAST HEARTBEAT'], ...r.instances.map((i) => [i.id + (i.self ? ' *' : ''), i.location, i.status, i.version, localTime(i.started_at), localTime(i.heartbeat_at)])];
+      const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+      io.out(rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()).join('\n') + `\n(* answered this request; ${r.instances.filter((i) => i.status === 'live').length} live)\n`);
+    });
+
   const inc = program.command('incidents').description('list, show, open, acknowledge, resolve and annotate incidents (through the API of a running kuzet)');
   const apiOpts = apiOptsOf;
   const target = (o: { config: string; url?: string }) => o.url ?? readConfig(o.config).kuzet.server.public_url;

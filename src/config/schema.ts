@@ -101,6 +101,20 @@ export const kuzetSchema = {
         retention: duration('1095d'),
       },
     },
+    /** Several instances on one store (README "Several instances"). */
+    cluster: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** Where this instance probes from; probes are shared among the live instances of one location. */
+        location: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$', default: 'default' },
+        /** How often this instance says it is alive; it counts as dead after two missed heartbeats. */
+        heartbeat: duration('5s'),
+        /** This instance's id; empty: host name, process id and a random suffix. */
+        instance_id: { type: 'string', pattern: '^$|^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', default: '' },
+      },
+    },
     systems: { type: 'array', items: systemSchema, default: [] },
     probes_dir: { type: 'string', default: '../probes' },
     /** Runbooks (Markdown), relative to this file's folder like every other path here; empty: the shipped ones. */
@@ -134,6 +148,7 @@ export interface KuzetConfig {
   signals: { retention: string; max_batch: number; max_queue: number };
   auth: { bootstrap_token: string };
   audit: { archive_dir: string; zone: string; schedule: string; retention: string };
+  cluster: { location: string; heartbeat: string; instance_id: string };
   systems: SystemConfig[];
   probes_dir: string;
   runbooks_dir: string;

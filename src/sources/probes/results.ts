@@ -16,6 +16,9 @@ export interface ResultRow {
   intervalS: number;
   maintenance: boolean;
   reason?: string;
+  /** The instance and location that ran it (several instances on one store). */
+  instance?: string;
+  location?: string;
 }
 
 export interface WriterOptions {
@@ -114,10 +117,10 @@ export class ResultWriter {
 }
 
 export async function insertResults(q: Queryable, rows: ResultRow[]): Promise<void> {
-  const json = JSON.stringify(rows.map((r) => [r.probe, r.system, r.startedAt, r.durationMs, r.ok, r.intervalS, r.maintenance, r.reason ?? null]));
+  const json = JSON.stringify(rows.map((r) => [r.probe, r.system, r.startedAt, r.durationMs, r.ok, r.intervalS, r.maintenance, r.reason ?? null, r.instance ?? null, r.location ?? null]));
   await q.query(
-    `INSERT INTO probe_results (probe, system, started_at, duration_ms, ok, interval_s, maintenance, reason)
-     SELECT e->>0, e->>1, to_timestamp((e->>2)::float8 / 1000.0), (e->>3)::float8, (e->>4)::boolean, (e->>5)::int, (e->>6)::boolean, e->>7
+    `INSERT INTO probe_results (probe, system, started_at, duration_ms, ok, interval_s, maintenance, reason, instance, location)
+     SELECT e->>0, e->>1, to_timestamp((e->>2)::float8 / 1000.0), (e->>3)::float8, (e->>4)::boolean, (e->>5)::int, (e->>6)::boolean, e->>7, e->>8, e->>9
      FROM jsonb_array_elements($1::jsonb) AS e`,
     [json],
   );
@@ -132,8 +135,10 @@ async function saveStates(q: Queryable, states: [string, ProbeState][], now: num
   );
 }
 
-export async function loadStates(q: Queryable): Promise<Map<string, ProbeState>> {
-  const r = await q.query<{ probe: string; state: ProbeState }>('SELECT probe, state FROM probe_state');
+export async function loadStates(q: Queryable, only?: readonly string[]): Promise<Map<string, ProbeState>> {
+  const r = only
+    ? await q.query<{ probe: string; state: ProbeState }>('SELECT probe, state FROM probe_state WHERE probe = ANY($1::text[])', [only])
+    : await q.query<{ probe: string; state: ProbeState }>('SELECT probe, state FROM probe_state');
   return new Map(r.rows.map((row) => [row.probe, typeof row.state === 'string' ? (JSON.parse(row.state) as ProbeState) : row.state]));
 }
 

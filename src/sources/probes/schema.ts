@@ -214,7 +214,12 @@ export const probeSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['failures'],
-      properties: { failures: { type: 'integer', minimum: 1, maximum: 100 }, of: { type: 'integer', minimum: 1, maximum: 100 } },
+      properties: {
+        failures: { type: 'integer', minimum: 1, maximum: 100 },
+        of: { type: 'integer', minimum: 1, maximum: 100 },
+        /** Several locations (cluster.location): this many must see the probe failing before it fires. */
+        locations: { type: 'integer', minimum: 1, maximum: 50 },
+      },
     },
     recover: {
       type: 'object',

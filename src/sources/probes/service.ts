@@ -18,6 +18,8 @@ import { advance, initialState, type ProbeState } from './state.ts';
 import type { Probe, ProbeFile, ProbeResult } from './types.ts';
 import { resolveProbe, type ResolvedProbe } from './validate.ts';
 import { parseDuration } from '../../clock.ts';
+import { describeViews, reportLocationView, restoreCombined, type QuorumDecision } from '../../cluster/quorum.ts';
+import type { Step } from './state.ts';
 
 // The probe source: one scheduler for all probes, confirmation state per probe, results to the store in
 // batches, signals to the sink only on confirmed changes. It knows nothing about incidents.
@@ -57,6 +59,15 @@ export interface ProbeServiceDeps {
   settings?: ProbesSection;
   lookup?: LookupFunction;
   hostSampler?: HostSampler;
+  /** Several instances on one store: which probes this one runs, and its name on the results. */
+  cluster?: ProbeCluster;
+}
+
+/** This instance's share of the probes (src/cluster/membership.ts); without one it runs every probe. */
+export interface ProbeCluster {
+  readonly id: string;
+  readonly location: string;
+  owns(name: string): boolean;
 }
 
 interface Slot {
@@ -90,6 +101,8 @@ export class ProbeService {
   #stop = new AbortController();
   #started = false;
   #loadedStates?: Map<string, ProbeState>;
+  /** Names this instance schedules (all of them without a cluster). */
+  #owned = new Set<string>();
 
   constructor(deps: ProbeServiceDeps) {
     this.#d = deps;
@@ -135,7 +148,7 @@ export class ProbeService {
     }
     const removed = [...this.#slots.values()].filter((s) => !next.has(s.resolved.name));
     this.#slots = next;
-    this.#scheduler.setJobs([...next.values()].map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
+    this.#schedule();
     const now = this.#d.clock.now();
     const goodbyes: Signal[] = [];
     for (const s of removed) {
@@ -152,6 +165,52 @@ export class ProbeService {
       this.#writer?.setState(name, initialState());
     }
     if (goodbyes.length) await this.#d.sink.submit(goodbyes).catch((err) => this.#d.logger?.warn('could not resolve removed probes', { err }));
+  }
+
+  /**
+   * Membership changed: schedule the probes this instance owns now. A probe taken over from another instance
+   * continues from the confirmation state that instance last stored; its first run here falls on the same
+   * slot of the interval grid it had there, so at most one run is missed.
+   */
+  async rebalance(): Promise<void> {
+    const cluster = this.#d.cluster;
+    if (!cluster) return;
+    const gained = [...this.#slots.keys()].filter((n) => !this.#owned.has(n) && cluster.owns(n));
+    if (gained.length && this.#d.store) {
+      try {
+        const states = await loadStates(this.#d.store, gained);
+        for (const n of gained) {
+          const slot = this.#slots.get(n);
+          if (slot) slot.state = states.get(n) ?? initialState();
+        }
+      } catch (err) {
+        this.#d.logger?.warn('could not read the state of probes taken over; starting them afresh', { err });
+      }
+    }
+    this.#schedule();
+  }
+
+  /** Pings of heartbeat probes may reach any instance: re-read them (on every cluster heartbeat). */
+  async refreshHeartbeats(): Promise<void> {
+    await this.heartbeats.load();
+  }
+
+  /** The names this instance schedules. */
+  get owned(): ReadonlySet<string> {
+    return this.#owned;
+  }
+
+  #schedule(): void {
+    const cluster = this.#d.cluster;
+    const mine = [...this.#slots.values()].filter((s) => !cluster || cluster.owns(s.resolved.name));
+    const owned = new Set(mine.map((s) => s.resolved.name));
+    // A probe another instance runs now: its gauge here would only go stale.
+    for (const n of this.#owned) {
+      const s = this.#slots.get(n);
+      if (s && !owned.has(n)) this.#metrics?.up.remove({ probe: n, system: s.resolved.system });
+    }
+    this.#owned = owned;
+    this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
   }
 
   async start(): Promise<void> {
@@ -211,8 +270,64 @@ export class ProbeService {
     return this.#slots.get(name)?.last;
   }
 
+  /**
+   * confirm.locations > 1: this location's confirmed change is one view; the signal fires (resolves) when the
+   * views of the live locations cross the threshold (src/cluster/quorum.ts). Severity re-fires are per location
+   * only, and do not page again here.
+   */
+  async #acrossLocations(slot: Slot, r: ResolvedProbe, prev: ProbeState, step: Step, result: ProbeResult, windowName: string | undefined): Promise<void> {
+    const local = step.state.status;
+    if (local === prev.status) {
+      slot.state = step.state;
+      return;
+    }
+    const cluster = this.#d.cluster!;
+    const store = this.#d.store!;
+    const now = this.#d.clock.now();
+    // Not recorded or not sent: keep the old status so the next result attempts the same transition again.
+    const retry = () => {
+      slot.state = local === 'down' ? { ...prev, history: step.state.history } : { ...prev, successes: Math.max(0, r.recoverSuccesses - 1) };
+    };
+    let d: QuorumDecision;
+    try {
+      d = await reportLocationView(store, { probe: r.name, location: cluster.location, instance: cluster.id, status: local, at: result.startedAt, reason: result.reason, required: r.confirm.locations, now });
+    } catch (err) {
+      retry();
+      this.#d.logger?.warn('probe view of this location not recorded; will retry on the next result', { probe: r.name, err });
+      return;
+    }
+    slot.state = step.state;
+    this.#writer?.setState(r.name, { ...step.state, system: r.system });
+    const views = describeViews(d);
+    this.#d.logger?.info(`probe ${r.name} ${local} from ${cluster.location}; ${views}, ${r.confirm.locations} needed`, { probe: r.name, location: cluster.location, status: local });
+    if (!d.emit) return;
+    const base = buildSignal(r, d.emit, result, windowName, step.state.severity);
+    const signal: Signal = {
+      ...base,
+      summary: `${base.summary} — ${views}`.slice(0, 4000),
+      payload: {
+        ...base.payload,
+        locations: {
+          required: r.confirm.locations,
+          down: d.down,
+          of: d.of,
+          views: d.views.map((v) => ({ location: v.location, status: v.status, since: new Date(v.since).toISOString(), instance: v.instance, live: v.live, reason: v.reason?.slice(0, 300) ?? null })),
+        },
+      },
+    };
+    try {
+      await this.#d.sink.submit([signal]);
+      this.#d.logger?.info(`probe ${r.name} confirmed ${d.emit === 'firing' ? 'down' : 'up'} (${r.system}): ${views}`, { probe: r.name, system: r.system, locations: d.views.length });
+    } catch (err) {
+      await restoreCombined(store, r.name, d.previous, now).catch(() => {});
+      retry();
+      this.#d.logger?.warn('probe signal not accepted; will retry on the next result', { probe: r.name, err });
+    }
+  }
+
   #job(name: string, intervalMs: number): Job {
-    return { name, intervalMs, run: () => this.#runSlot(name) };
+    // Checked again at run time: membership may have changed since the jobs were set.
+    return { name, intervalMs, run: () => (!this.#d.cluster || this.#d.cluster.owns(name) ? this.#runSlot(name) : Promise.resolve()) };
   }
 
   async #runSlot(name: string): Promise<void> {
@@ -240,6 +355,8 @@ export class ProbeService {
       intervalS: Math.max(1, Math.round(r.intervalMs / 1000)),
       maintenance,
       reason: result.reason?.slice(0, 1000),
+      instance: this.#d.cluster?.id,
+      location: this.#d.cluster?.location,
     });
     if (this.#metrics && this.#writer) this.#metrics.dropped.set(this.#writer.dropped);
     const prev = slot.state;
@@ -248,6 +365,7 @@ export class ProbeService {
       of: r.confirm.of,
       successes: r.recoverSuccesses,
     });
+    if (r.confirm.locations > 1 && this.#d.cluster && this.#d.store) return this.#acrossLocations(slot, r, prev, step, result, windowName);
     if (!step.emit) {
       slot.state = step.state;
       return;

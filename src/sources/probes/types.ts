@@ -144,6 +144,8 @@ export interface ConfirmPolicy {
   /** Failures needed: consecutive, or among the last `of` results when `of` is set. */
   failures: number;
   of?: number;
+  /** Live locations that must see it failing (each by the rule above) before the signal fires; default 1. */
+  locations?: number;
 }
 
 interface ProbeBase {

@@ -150,7 +150,7 @@ export function resolveProbe(def: ProbeDefinition): ResolvedProbe {
     intervalMs: ms(def.interval, PROBE_DEFAULTS.interval),
     timeoutMs: ms(def.timeout, PROBE_DEFAULTS.timeout),
     retries: def.retries ?? PROBE_DEFAULTS.retries,
-    confirm: { failures: confirm.failures, of: 'of' in confirm && confirm.of !== undefined ? confirm.of : confirm.failures },
+    confirm: { failures: confirm.failures, of: 'of' in confirm && confirm.of !== undefined ? confirm.of : confirm.failures, locations: ('locations' in confirm ? confirm.locations : undefined) ?? 1 },
     recoverSuccesses: def.recover?.successes ?? PROBE_DEFAULTS.recover.successes,
     labels: Object.freeze({ ...(def.labels ?? {}) }),
     severity: def.severity ?? PROBE_DEFAULTS.severity,

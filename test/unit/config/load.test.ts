@@ -28,6 +28,7 @@ describe('configuration loading', () => {
     assert.equal(cfg.kuzet.server.port, 8080);
     assert.equal(cfg.kuzet.store.url, '');
     assert.equal(cfg.kuzet.incidents.reopen_window, '30m');
+    assert.deepEqual({ ...cfg.kuzet.cluster }, { location: 'default', heartbeat: '5s', instance_id: '' });
     assert.ok(cfg.kuzet.systems.some((s) => s.id === 'integration-bus'));
     assert.ok(Object.isFrozen(cfg.kuzet.server), 'the loaded config is frozen');
   });
@@ -48,6 +49,9 @@ describe('configuration loading', () => {
     ['a top level that is not a mapping', { 'kuzet.yaml': '- 1\n- 2\n' }, {}, ['kuzet.yaml:1:1: expected a mapping at the top level, got a list']],
     ['a bad backup schedule (a cross-check)', { 'kuzet.yaml': 'backups:\n  jobs:\n    - { name: db, kind: postgres, dir: /tmp/b, schedule: "99 * * * *", postgres: { host: 127.0.0.1, database: x } }\n' }, {}, [/^kuzet\.yaml:3:\d+: backups\.jobs\[0\]\.schedule: .+/.source]],
     ['an unknown escalation channel (a cross-check)', { 'kuzet.yaml': 'escalation:\n  policies:\n    - { name: p, steps: [{ after: 0m, notify: [{ channel: pager }] }] }\n' }, {}, [/^kuzet\.yaml:3:\d+: escalation\.policies\[0\]\.steps\[0\]\.notify\[0\]\.channel: unknown channel "pager"$/.source]],
+    ['a bad cluster heartbeat', { 'kuzet.yaml': 'cluster:\n  heartbeat: often\n' }, {}, ['kuzet.yaml:2:14: cluster.heartbeat: expected a duration like "30s", got "often"']],
+    ['a cluster location with a space', { 'kuzet.yaml': 'cluster:\n  location: "north west"\n' }, {}, [/^kuzet\.yaml:2:13: cluster\.location: .+/.source]],
+    ['zero locations to confirm a probe', { 'kuzet.yaml': 'systems:\n  - { id: enbek, name: Exchange }\n', 'probes/a.yaml': probeFile('  - { name: home, kind: tcp, system: enbek, confirm: { failures: 1, locations: 0 }, tcp: { host: 127.0.0.1, port: 80 } }\n') }, {}, [/^probes\/a\.yaml:2:\d+: probes\[0\]\.confirm\.locations: expected a number >= 1, got 0$/.source]],
     ['a missing probes folder', { 'kuzet.yaml': 'probes_dir: nowhere\n' }, {}, [/^kuzet\.yaml:1:13: probes_dir: cannot read folder ".*nowhere": ENOENT$/.source]],
   ];
   for (const [name, files, env, want] of cases) {

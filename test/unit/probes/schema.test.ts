@@ -99,11 +99,11 @@ describe('checks past the schema', () => {
     const r = resolveProbe(def({ confirm: { failures: 2, of: 5 } }));
     assert.equal(r.intervalMs, 60_000);
     assert.equal(r.timeoutMs, 10_000);
-    assert.deepEqual(r.confirm, { failures: 2, of: 5 });
+    assert.deepEqual(r.confirm, { failures: 2, of: 5, locations: 1 });
     assert.equal(r.recoverSuccesses, 2);
     assert.equal(r.severity, 'major');
     assert.ok(Object.isFrozen(r) && Object.isFrozen(r.def));
-    assert.deepEqual(resolveProbe(def({ confirm: { failures: 3 } })).confirm, { failures: 3, of: 3 });
+    assert.deepEqual(resolveProbe(def({ confirm: { failures: 3 } })).confirm, { failures: 3, of: 3, locations: 1 });
   });
 });
 

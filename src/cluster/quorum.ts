@@ -1,0 +1,97 @@
+import type { Queryable, Store } from '../store/store.ts';
+import { DEAD_AFTER_BEATS } from './membership.ts';
+
+// Confirmation from several locations. Each location's owner of a probe confirms it down or up by the probe's
+// own rule (confirm.failures / recover.successes) and records that view here; the combined status is down while
+// at least `required` live locations see it down, up otherwise (so it recovers as soon as fewer than `required`
+// see it failing). The change of the combined status is decided under a per-probe transaction lock, so exactly
+// one location sends the signal. Locations with no live instance do not count.
+
+export interface LocationView {
+  location: string;
+  status: 'up' | 'down';
+  since: number;
+  instance: string | null;
+  reason: string | null;
+  live: boolean;
+}
+
+export interface QuorumDecision {
+  /** Set when the combined status changed with this view: the signal to send. */
+  emit?: 'firing' | 'resolved';
+  /** The previous combined status (to put back if the signal could not be sent). */
+  previous: 'up' | 'down';
+  down: number;
+  /** Live locations. */
+  of: number;
+  views: LocationView[];
+}
+
+export interface LocationReport {
+  probe: string;
+  location: string;
+  instance: string;
+  status: 'up' | 'down';
+  at: number;
+  reason?: string;
+  required: number;
+  now: number;
+}
+
+const LOCK = 7_305_018;
+const COMBINED = '*';
+
+export async function reportLocationView(store: Store, r: LocationReport): Promise<QuorumDecision> {
+  return store.tx(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK, r.probe]);
+    await q.query(
+      `INSERT INTO probe_locations (probe, location, status, since, instance, reason, updated_at)
+       VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), $5, $6, to_timestamp($7::float8 / 1000.0))
+       ON CONFLICT (probe, location) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, instance = EXCLUDED.instance,
+         reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at`,
+      [r.probe, r.location, r.status, r.at, r.instance, r.reason?.slice(0, 1000) ?? null, r.now],
+    );
+    const views = await locationViews(q, r.probe, r.now);
+    const of = (await q.query<{ n: number }>(`SELECT count(DISTINCT location)::int AS n FROM cluster_instances WHERE ${LIVE('cluster_instances')}`, [r.now])).rows[0]!.n;
+    const down = views.filter((v) => v.live && v.status === 'down').length;
+    const prev = (await q.query<{ status: 'up' | 'down' }>('SELECT status FROM probe_locations WHERE probe = $1 AND location = $2', [r.probe, COMBINED])).rows[0]?.status ?? 'up';
+    const next = down >= r.required ? 'down' : 'up';
+    if (next !== prev) await setCombined(q, r.probe, next, r.now);
+    return { emit: next === prev ? undefined : next === 'down' ? 'firing' : 'resolved', previous: prev, down, of: Math.max(of, 1), views };
+  });
+}
+
+/** Put the combined status back (the signal for its change could not be sent; the next view retries). */
+export async function restoreCombined(store: Store, probe: string, status: 'up' | 'down', now: number): Promise<void> {
+  await setCombined(store, probe, status, now);
+}
+
+/** Every location's view of `probe` (live: the location has a live instance at `now`). */
+export async function locationViews(q: Queryable, probe: string, now: number): Promise<LocationView[]> {
+  const r = await q.query<{ location: string; status: 'up' | 'down'; since: number; instance: string | null; reason: string | null; live: boolean }>(
+    `SELECT l.location, l.status, (EXTRACT(EPOCH FROM l.since) * 1000)::float8 AS since, l.instance, l.reason,
+            EXISTS (SELECT 1 FROM cluster_instances i WHERE i.location = l.location AND ${LIVE('i')}) AS live
+     FROM probe_locations l WHERE l.probe = $2 AND l.location <> '${COMBINED}' ORDER BY l.location`,
+    [now, probe],
+  );
+  return r.rows.map((v) => ({ ...v, since: Number(v.since) }));
+}
+
+// `$1` is now (ms): the same rule as membership.ts (dead after two missed heartbeats).
+const LIVE = (t: string) =>
+  `${t}.stopped_at IS NULL AND ${t}.heartbeat_at >= to_timestamp($1::float8 / 1000.0) - make_interval(secs => ${DEAD_AFTER_BEATS} * ${t}.heartbeat_ms / 1000.0)`;
+
+async function setCombined(q: Queryable, probe: string, status: 'up' | 'down', now: number): Promise<void> {
+  await q.query(
+    `INSERT INTO probe_locations (probe, location, status, since, updated_at)
+     VALUES ($1, '${COMBINED}', $2, to_timestamp($3::float8 / 1000.0), to_timestamp($3::float8 / 1000.0))
+     ON CONFLICT (probe, location) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, updated_at = EXCLUDED.updated_at`,
+    [probe, status, now],
+  );
+}
+
+/** "down from almaty, astana (2 of 3 locations)". */
+export function describeViews(d: Pick<QuorumDecision, 'down' | 'of' | 'views'>): string {
+  const down = d.views.filter((v) => v.live && v.status === 'down').map((v) => v.location);
+  return `down from ${down.length ? down.join(', ') : 'no location'} (${d.down} of ${d.of} locations)`;
+}

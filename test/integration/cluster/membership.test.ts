@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { FakeClock } from '../../../src/clock.ts';
+import { listMembers, Membership } from '../../../src/cluster/index.ts';
+import type { Store } from '../../../src/store/store.ts';
+import { freshStore, storeKind } from '../../support/store.ts';
+
+// Membership on the injected clock: dead after two missed heartbeats, a partitioned instance fences itself
+// when others can take over, and keeps everything when it was alone.
+
+const closers: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const c of closers.reverse()) await c();
+});
+
+/** The store as seen through a network that can be cut. */
+function cuttable(store: Store) {
+  const s = { cut: false };
+  const fail = () => Promise.reject(new Error('connection refused'));
+  const view = {
+    ...store,
+    kind: store.kind,
+    query: ((sql: string, p?: unknown[]) => (s.cut ? fail() : store.query(sql, p))) as Store['query'],
+    tx: ((fn: Parameters<Store['tx']>[0]) => (s.cut ? fail() : store.tx(fn))) as Store['tx'],
+  } as Store;
+  return { view, s };
+}
+
+describe(`membership on ${storeKind}`, () => {
+  it('a dead instance is noticed after two missed heartbeats; a partitioned one fences itself, then comes back', async () => {
+    const store = await freshStore();
+    closers.push(() => store.close());
+    const clock = new FakeClock('2026-03-02T04:00:00Z');
+    const net = cuttable(store);
+    const x = new Membership({ store, clock, id: 'x', location: 'almaty', version: '1.0.0', heartbeatMs: 5000 });
+    const y = new Membership({ store: net.view, clock, id: 'y', location: 'almaty', version: '1.0.0', heartbeatMs: 5000 });
+    const z = new Membership({ store, clock, id: 'z', location: 'astana', version: '1.0.0', heartbeatMs: 5000 });
+    await x.start();
+    await y.start();
+    await z.start();
+    const step = async (s: number) => {
+      for (let i = 0; i < s; i++) {
+        clock.advance(1000);
+        await Promise.all([x.settled(), y.settled(), z.settled()]);
+      }
+    };
+    await step(5);
+    assert.deepEqual(x.live, ['x', 'y'], 'only the instances of its own location');
+    assert.deepEqual(z.live, ['z']);
+    assert.ok(['p1', 'p2', 'p3', 'p4', 'p5', 'p6'].every((n) => x.owns(n) !== y.owns(n)), 'each name has one owner in almaty');
+    assert.ok(['p1', 'p2', 'p3'].every((n) => z.owns(n)), 'astana runs everything of its own');
+
+    net.s.cut = true; // y loses the store
+    await step(10);
+    assert.deepEqual(x.live, ['x', 'y'], 'two missed heartbeats are not yet dead');
+    await step(5);
+    assert.deepEqual(x.live, ['x'], 'dead within one heartbeat after two missed');
+    assert.deepEqual(y.live, [], 'y fences itself: x has taken over');
+    assert.ok(!y.owns('p1') && x.owns('p1'));
+    const members = await listMembers(store, clock.now());
+    assert.deepEqual(members.map((m) => [m.id, m.location, m.status]), [['x', 'almaty', 'live'], ['y', 'almaty', 'dead'], ['z', 'astana', 'live']]);
+
+    net.s.cut = false;
+    await step(5);
+    assert.deepEqual(y.live, ['x', 'y'], 'back once it can write again');
+    await step(5);
+    assert.deepEqual(x.live, ['x', 'y']);
+
+    // A clean stop is seen at the next heartbeat, and a lone instance cut from the store keeps everything.
+    await x.stop();
+    await step(5);
+    assert.deepEqual(y.live, ['y']);
+    assert.equal((await listMembers(store, clock.now())).find((m) => m.id === 'x')?.status, 'stopped');
+    net.s.cut = true;
+    await step(30);
+    assert.deepEqual(y.live, ['y'], 'alone: nobody would take over, so it does not fence itself');
+    assert.ok(y.owns('p1'));
+    // Started while the store does not answer, knowing nobody: it runs everything rather than nothing.
+    const w = new Membership({ store: net.view, clock, id: 'w', location: 'kostanay', version: '1.0.0', heartbeatMs: 5000 });
+    await w.start();
+    assert.deepEqual(w.live, ['w']);
+    assert.ok(w.owns('p1'));
+    w.halt();
+    y.halt();
+    z.halt();
+  });
+});
