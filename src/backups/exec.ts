@@ -104,19 +104,26 @@ export function runTool(cmd: string, args: string[], opts: ExecOptions = {}): Pr
         if (stdout.length < MAX_CAPTURE) stdout += d;
       });
     }
+    let spawnFailed = false;
     child.on('error', (err: NodeJS.ErrnoException) => {
-      sink?.destroy();
+      spawnFailed = true;
       const missing = err.code === 'ENOENT';
-      finish({
-        ok: false,
-        code: null,
-        signal: null,
-        spawnError: err.code,
-        reason: missing ? `${cmd} not found on PATH (install the PostgreSQL client tools or tar)` : `could not start ${cmd}: ${err.message}`,
-      });
+      const report = () =>
+        finish({
+          ok: false,
+          code: null,
+          signal: null,
+          spawnError: err.code,
+          reason: missing ? `${cmd} not found on PATH (install the PostgreSQL client tools or tar)` : `could not start ${cmd}: ${err.message}`,
+        });
+      // The output file may still be opening: answer once it is closed, so the caller's clean-up finds it.
+      if (sink && !sink.closed) {
+        sink.once('close', report);
+        sink.destroy();
+      } else report();
     });
     const settle = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (done) return;
+      if (done || spawnFailed) return;
       if (writeError) {
         stderr = `${writeError.message}\n${stderr}`;
         return finish({ ok: false, code, signal, reason: `cannot write ${opts.stdoutTo}: ${writeError.message}` });
