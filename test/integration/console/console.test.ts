@@ -121,7 +121,12 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
     assert.match(r.body, /viewer → oncall/);
     const st = (await t.store.query<{ status: string }>('SELECT status FROM incidents WHERE id = $1', [id])).rows[0]!.status;
     assert.equal(st, 'open', 'nothing was acknowledged');
-    const refused = await t.store.query<{ outcome: string }>(`SELECT outcome FROM audit_log WHERE action = 'POST /incidents/:id/ack' ORDER BY id`);
+    // Audit rows are written by a group committer: wait (bounded) until the four refusals are in.
+    let refused = { rows: [] as Array<{ outcome: string }> };
+    for (let i = 0; i < 100 && refused.rows.length < 4; i++) {
+      refused = await t.store.query<{ outcome: string }>(`SELECT outcome FROM audit_log WHERE action = 'POST /incidents/:id/ack' ORDER BY id`);
+      if (refused.rows.length < 4) await new Promise((r) => setTimeout(r, 20));
+    }
     assert.deepEqual(refused.rows.map((x) => x.outcome), ['403', '403', '403', '403'], 'refusals are audited too');
   });
 
