@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { testApp, type TestApp } from '../../support/app.ts';
+import { mailText } from '../../support/mail.ts';
 import { storeKind } from '../../support/store.ts';
 
 // A user's request runs on the escalation engine: its 50 % / 75 % warnings and its breach are durable timers
@@ -93,7 +94,7 @@ describe(`mails to the user through a real SMTP server on ${storeKind}`, () => {
       assert.equal(smtp.mails.length, 1, 'the acknowledgement leaves at receipt, before any specialist acts');
       const receipt = smtp.mails[0]!;
       assert.deepEqual(receipt.to, ['aigul@example.kz']);
-      const body = decodeMail(receipt.data);
+      const body = mailText(receipt.data).text;
       assert.match(body, /R-2026-\d{6}/, 'the request number is in the mail');
       assert.match(body, /2026-03-05 18:00, бейсенбі/, 'so is the due date with its weekday, in Kazakh');
       assert.match(body, /3 жұмыс күні \(000 §7\)/, 'and the rule that set it');
@@ -105,22 +106,10 @@ describe(`mails to the user through a real SMTP server on ${storeKind}`, () => {
       assert.equal(ans.statusCode, 200, ans.body);
       assert.equal(await t.app.escalation.worker.runOnce(), 1);
       assert.equal(smtp.mails.length, 2);
-      assert.match(decodeMail(smtp.mails[1]!.data), /Іздеу қалпына келтірілді/);
+      assert.match(mailText(smtp.mails[1]!.data).text, /Іздеу қалпына келтірілді/);
     } finally {
       await t.close();
       await smtp.close();
     }
   });
 });
-
-/** The text of a received mail, whatever transfer encoding nodemailer chose. */
-function decodeMail(data: string): string {
-  const [head, ...rest] = data.split(/\r?\n\r?\n/);
-  const body = rest.join('\n\n');
-  if (/content-transfer-encoding:\s*base64/i.test(head!)) return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (/content-transfer-encoding:\s*quoted-printable/i.test(head!)) {
-    const bytes = body.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/gi, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
-    return Buffer.from(bytes, 'latin1').toString('utf8');
-  }
-  return body;
-}
