@@ -3,7 +3,7 @@ import { SEVERITIES } from '../signals/signal.ts';
 import { esc, when } from './layout.ts';
 import type { EscalationRow, ListedIncident, TimelineRow } from './queries.ts';
 import type { PublicIncident } from '../incidents/rows.ts';
-import { duration, t, type Key, type Lang } from './text.ts';
+import { duration, severityWord, t, type Key, type Lang } from './text.ts';
 
 // The incident list and the incident page (the one every message links to).
 
@@ -51,7 +51,7 @@ ${select('period', t(lang, 'period'), [anyOpt, ...(Object.keys(PERIODS) as Array
 <td><a href="/incidents/${i.id}">#${i.id}</a></td>
 <td>${esc(i.title)}</td>
 <td>${esc(sysName(o.systems, i.system, lang))}</td>
-<td class="sev-${esc(i.severity)}">${esc(i.severity)}</td>
+<td class="sev-${esc(i.severity)}">${esc(severityWord(lang, i.severity))}</td>
 <td>${esc(t(lang, stateKey(i.status)))}${i.flapping ? ` · ${t(lang, 'flapping')}` : ''}</td>
 <td>${esc(i.source)}</td>
 <td>${esc(duration(lang, (i.resolved_at ? Date.parse(i.resolved_at) : now) - opened))}</td>
@@ -89,7 +89,7 @@ function timelineRow(lang: Lang, r: TimelineRow): string {
   if (r.signal) {
     const s = r.signal;
     const reps = s.repeats > 1 ? ` <span class="repeats">×${s.repeats} (${t(lang, 'repeats')}, → ${esc(when(s.last))})</span>` : '';
-    return `<tr class="tl-signal"><td>${esc(when(r.at))}</td><td>${t(lang, 'signal')}: ${esc(s.status)} · <span class="sev-${esc(s.severity)}">${esc(s.severity)}</span>${reps}<br>${esc(s.summary)}</td><td>${esc(s.source)}</td></tr>`;
+    return `<tr class="tl-signal"><td>${esc(when(r.at))}</td><td>${t(lang, 'signal')}: ${esc(s.status)} · <span class="sev-${esc(s.severity)}">${esc(severityWord(lang, s.severity))}</span>${reps}<br>${esc(s.summary)}</td><td>${esc(s.source)}</td></tr>`;
   }
   if (r.notification) {
     const n = r.notification;
@@ -110,7 +110,7 @@ export function renderIncident(o: {
   const summary = `<dl class="card" id="summary">
 <dt>${t(lang, 'status')}</dt><dd id="incident-status" data-status="${esc(inc.status)}">${esc(t(lang, stateKey(inc.status)))}${inc.flapping ? ` · ${t(lang, 'flapping')}` : ''}</dd>
 <dt>${t(lang, 'system')}</dt><dd>${esc(sysName(o.systems, inc.system, lang))}</dd>
-<dt>${t(lang, 'severity')}</dt><dd class="sev-${esc(inc.severity)}">${esc(inc.severity)}</dd>
+<dt>${t(lang, 'severity')}</dt><dd class="sev-${esc(inc.severity)}">${esc(severityWord(lang, inc.severity))}</dd>
 <dt>${t(lang, 'source')} / ${t(lang, 'check')}</dt><dd>${esc(inc.source)} / ${esc(inc.check)}</dd>
 <dt>${t(lang, 'opened')}</dt><dd>${esc(when(opened))} (${esc(duration(lang, now - opened))})</dd>
 ${inc.acknowledged_by ? `<dt>${t(lang, 'ackedBy')}</dt><dd id="acked-by">${esc(inc.acknowledged_by)} · ${esc(when(inc.acknowledged_at))}</dd>` : ''}

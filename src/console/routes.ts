@@ -16,7 +16,7 @@ import { esc, langOf, page, parseCookies, sendPage, when } from './layout.ts';
 import { ackLinkRecipient, addPublicNote, getIncidentRow, incidentEscalations, incidentTimeline, linkedRequests, listForConsole, nextSteps, publicNotesOf } from './queries.ts';
 import { registerLive } from './live.ts';
 import { randomId, sameToken, SESSION_COOKIE, SESSION_TTL_MS, sessionCookie, Sessions, type Session } from './sessions.ts';
-import { t, type Key, type Lang } from './text.ts';
+import { severityWord, t, type Key, type Lang } from './text.ts';
 import { SEVERITIES } from '../signals/signal.ts';
 
 // The console: sign-in with a token, the incident list and the incident page, and the acknowledge-link pages.
@@ -253,7 +253,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps
       return ackPage(req, reply, 200, `<dl class="card">
 <dt>${t(lang, 'incident')}</dt><dd>#${inc.id} · ${esc(inc.title)}</dd>
 <dt>${t(lang, 'system')}</dt><dd>${esc(sysName(d.systems(), inc.system, lang))}</dd>
-<dt>${t(lang, 'severity')}</dt><dd class="sev-${esc(inc.severity)}">${esc(inc.severity)}</dd>
+<dt>${t(lang, 'severity')}</dt><dd class="sev-${esc(inc.severity)}">${esc(severityWord(lang, inc.severity))}</dd>
 <dt>${t(lang, 'status')}</dt><dd id="incident-status">${t(lang, `s_${inc.status}` as Key)}</dd>
 <dt>${t(lang, 'opened')}</dt><dd>${esc(when(inc.opened_at))}</dd>
 ${person ? `<dt>${t(lang, 'ackAs')}</dt><dd id="ack-person">${esc(person)}</dd>` : ''}

@@ -104,6 +104,12 @@ export const T = {
   st_failed_over: e('не доставлено, передано резервному каналу', 'жеткізілмеді, қосалқы арнаға берілді', 'failed, handed to the fallback channel'),
   st_pending: e('в очереди', 'кезекте', 'queued'),
   st_cancelled: e('отменено', 'болдырылмады', 'cancelled'),
+  // severities
+  sev_critical: e('критическая', 'сыни', 'critical'),
+  sev_major: e('высокая', 'жоғары', 'major'),
+  sev_minor: e('низкая', 'төмен', 'minor'),
+  sev_warning: e('предупреждение', 'ескерту', 'warning'),
+  sev_info: e('информация', 'ақпарат', 'info'),
   // incident states
   s_open: e('открыт', 'ашық', 'open'),
   s_acknowledged: e('подтверждён', 'расталды', 'acknowledged'),
@@ -218,3 +224,6 @@ export function duration(lang: Lang, ms: number): string {
   if (!d && (min || !h)) parts.push(`${min} ${u[2]}`);
   return parts.join(' ');
 }
+
+/** A severity in the page's language; an unknown one as it is. */
+export const severityWord = (lang: Lang, sev: string): string => (`sev_${sev}` in T ? T[`sev_${sev}` as Key][lang] : sev);

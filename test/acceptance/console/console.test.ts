@@ -95,7 +95,7 @@ describe('console in headless Chromium', { skip, timeout: 180_000 }, () => {
       // The list shows it, open, with its next escalation step.
       await page.goto(`${base}/incidents`);
       const row = await page.textContent(`tr.incident-row[data-id="${id}"]`);
-      assert.match(row ?? '', /enbek\.kz does not answer.*critical.*открыт.*шаг 2/s);
+      assert.match(row ?? '', /enbek\.kz does not answer.*критическая.*открыт.*шаг 2/s);
 
       // Acknowledge from its page with the keyboard: from the note field, Tab reaches the button, Enter presses it.
       await page.goto(`${base}/incidents/${id}`);
