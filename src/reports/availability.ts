@@ -1,3 +1,4 @@
+import type { MaintenanceWindow } from '../sources/probes/types.ts';
 import { CronExpressionParser } from 'cron-parser';
 import { parseDuration } from '../clock.ts';
 import { dateOf, fromLocal } from '../requests/calendar.ts';
@@ -28,16 +29,8 @@ export interface ProbeInfo {
   period?: string;
 }
 
-export interface MaintenanceInfo {
-  name: string;
-  start?: string;
-  end?: string;
-  cron?: string;
-  timezone?: string;
-  duration?: string;
-  systems?: string[];
-  probes?: string[];
-}
+/** A maintenance window as the probe files declare it. */
+export type MaintenanceInfo = MaintenanceWindow;
 
 export interface Episode {
   incidentId: number;
