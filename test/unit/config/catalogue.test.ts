@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import { relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, formatProblem, loadConfig } from '../../../src/config/load.ts';
+import { loadConfig } from '../../../src/config/load.ts';
 import { requestSystems } from '../../../src/requests/config.ts';
 import { schemaPlugins } from '../../../src/sections.ts';
+import { configProblems } from '../../support/config.ts';
 import { tmpTree } from '../../support/tmp.ts';
 
 // One catalogue of systems: every id named anywhere must be one of `systems:`, reported at file:line:col.
 
 const SYSTEMS = 'systems:\n  - { id: enbek, name: Exchange, form: enbek }\n  - { id: payments-db, name: Payments DB }\n';
 
-function problems(files: Record<string, string>, env: NodeJS.ProcessEnv = {}): string[] {
-  const t = tmpTree({ 'probes/.keep': '', ...files, 'kuzet.yaml': `${files['kuzet.yaml'] ?? ''}probes_dir: probes\n` });
-  try {
-    loadConfig(t.path('kuzet.yaml'), { ...schemaPlugins }, env);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems.map((p) => formatProblem({ ...p, file: relative(t.dir, p.file.startsWith('/') ? p.file : `${process.cwd()}/${p.file}`) }));
-  } finally {
-    t.cleanup();
-  }
-}
+const problems = configProblems;
 
 describe('one catalogue of systems', () => {
   it('accepts ids of the catalogue everywhere', () => {

@@ -1,26 +1,13 @@
 import assert from 'node:assert/strict';
-import { relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, formatProblem, loadConfig } from '../../../src/config/load.ts';
+import { loadConfig } from '../../../src/config/load.ts';
 import { schemaPlugins } from '../../../src/sections.ts';
+import { configProblems } from '../../support/config.ts';
 import { tmpTree } from '../../support/tmp.ts';
 
 const probeFile = (body: string) => `probes:\n${body}`;
 
-function problems(files: Record<string, string>, env: NodeJS.ProcessEnv = {}): string[] {
-  const main = files['kuzet.yaml'] ?? '';
-  const withDir = /^[a-z_]+:/.test(main) && !main.includes('probes_dir') ? `${main}probes_dir: probes\n` : main;
-  const t = tmpTree({ 'probes/.keep': '', ...files, 'kuzet.yaml': withDir });
-  try {
-    loadConfig(t.path('kuzet.yaml'), { ...schemaPlugins }, env);
-    return [];
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    return err.problems.map((p) => formatProblem({ ...p, file: relative(t.dir, p.file.startsWith('/') ? p.file : `${process.cwd()}/${p.file}`) }));
-  } finally {
-    t.cleanup();
-  }
-}
+const problems = configProblems;
 
 describe('configuration loading', () => {
   it('accepts the shipped configuration and fills defaults', () => {
