@@ -1,6 +1,8 @@
 import { catalogueProblems, probeCatalogueProblems } from './config/catalogue.ts';
 import { bootstrapTokenProblems } from './access/tokens.ts';
 import type { SchemaPlugins } from './config/load.ts';
+import { resolveRequestsConfig, type RequestsConfigInput } from './requests/config.ts';
+import { userReportsProblems } from './requests/user-reports.ts';
 import { backupsConfigProblems, backupsConfigSchema, type BackupsConfig } from './backups/index.ts';
 import { escalationConfigProblems } from './escalation/check.ts';
 import { escalationConfigSchema, type EscalationConfig } from './escalation/config.ts';
@@ -34,6 +36,7 @@ export const schemaPlugins: SchemaPlugins = {
   ],
   checks: [
     catalogueProblems,
+    (k) => userReportsProblems(resolveRequestsConfig(k.requests as RequestsConfigInput).user_reports).map(located),
     (k) => bootstrapTokenProblems(k.auth.bootstrap_token),
     (k) => escalationConfigProblems(k.escalation as EscalationConfig),
     (k, dir) => logsConfigProblems(k.logs as LogsConfig, dir),

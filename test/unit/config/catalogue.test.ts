@@ -42,6 +42,12 @@ describe('one catalogue of systems', () => {
     });
   }
 
+  it('refuses a critical report category that is not an RE2 pattern, before any report is filed', () => {
+    const out = problems({ 'kuzet.yaml': `${SYSTEMS}requests:\n  user_reports:\n    critical_categories:\n      - { name: down, pattern: "(a" }\n` });
+    assert.equal(out.length, 1, out.join('\n'));
+    assert.match(out[0]!, /^kuzet\.yaml:7:\d+: requests\.user_reports\.critical_categories\[0\]\.pattern: not an RE2 pattern/);
+  });
+
   it('refuses a person no channel can reach', () => {
     const out = problems({ 'kuzet.yaml': `${SYSTEMS}escalation:\n  people:\n    a: { name: A, slack: U1 }\n    b: { name: B, email: b@example.org, via: [mail] }\n  channels:\n    mail: { type: email, host: 127.0.0.1, from: k@example.org }\n` });
     assert.deepEqual(out, ['kuzet.yaml:6:8: escalation.people.a: no channel can reach this person: give an email, slack or telegram address that a configured channel serves']);
