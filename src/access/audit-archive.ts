@@ -153,10 +153,12 @@ export function verifyAuditArchive(dir: string, recorded?: Map<string, string>):
     const lines = bytes.toString('utf8').split('\n').filter((l) => l.length);
     let header: ArchiveHeader | undefined;
     try {
-      header = JSON.parse(lines[0] ?? '') as ArchiveHeader;
+      const h = JSON.parse(lines[0] ?? '') as Partial<ArchiveHeader> | null;
+      if (h && h.kuzet_audit_archive === 1 && typeof h.prev_sha256 === 'string' && typeof h.rows === 'number') header = h as ArchiveHeader;
     } catch {
-      out.problems.push(`${f}: the first line is not an archive header`);
+      // reported below
     }
+    if (!header) out.problems.push(`${f}: the first line is not an archive header`);
     if (header) {
       if (header.month !== month) out.problems.push(`${f}: the header says month ${header.month}`);
       if (header.prev_sha256 !== prev) {

@@ -69,6 +69,10 @@ describe(`audit archive on ${storeKind}`, () => {
       assert.equal(code, 1, out);
       assert.match(err, /audit-2026-11\.jsonl: the chain is broken here/);
 
+      // A first line that is JSON but no header is named, not a crash.
+      writeFileSync(join(dir, 'audit-2026-10.jsonl'), '{"hello": 1}\n');
+      assert.ok(verifyAuditArchive(dir).problems.includes('audit-2026-10.jsonl: the first line is not an archive header'));
+
       // Restored: intact again, and the CLI says so with exit 0.
       writeFileSync(join(dir, 'audit-2026-10.jsonl'), oct);
       out = '';
