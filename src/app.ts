@@ -317,8 +317,8 @@ export async function createApp(opts: AppOptions): Promise<App> {
     version: VERSION,
     heartbeatMs: parseDuration(clusterCfg.heartbeat) ?? 5_000,
     logger: log.child({ component: 'cluster' }),
-    onBeat: async (changed) => {
-      if (changed) await probes.rebalance();
+    onBeat: async (changed, departed) => {
+      if (changed) await probes.rebalance(departed.length > 0);
       if (membership.live.length > 1) await probes.refreshHeartbeats().catch(() => {});
     },
   });

@@ -1,2 +1,2 @@
-export { DEAD_AFTER_BEATS, listMembers, Membership, ownerOf, type Member, type MembershipOptions } from './membership.ts';
+export { DEAD_AFTER_BEATS, LIVE, listMembers, Membership, ownerOf, type Member, type MembershipOptions } from './membership.ts';
 export { registerInstanceRoutes, type InstanceRouteDeps } from './routes.ts';

@@ -1,17 +1,21 @@
 import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { Store } from '../store/store.ts';
+import type { Queryable, Store } from '../store/store.ts';
 
 // Membership of several kuzet instances sharing one store. PostgreSQL is the only coordination engine:
-// each instance keeps a row in cluster_instances and refreshes it every `heartbeatMs` of the injected clock.
+// each instance keeps a row in cluster_instances and refreshes it every `heartbeatMs` of the injected clock,
+// over one dedicated connection whose backend (pid and start) the row names.
 //
-// - Dead: an instance whose last heartbeat is older than DEAD_AFTER_BEATS (2) of its own periods, i.e. it
-//   missed two heartbeats in a row. Every instance re-reads the table on each of its own heartbeats, so a
-//   dead peer is noticed within one heartbeat period of becoming dead. A clean stop sets stopped_at: the
-//   others notice that at their next heartbeat.
-// - Fenced: an instance that could not write its own heartbeat for as long (store unreachable, partitioned)
-//   while it last saw others alive counts itself out and owns nothing until a write succeeds again, since the
-//   others have taken over. An instance that was alone keeps running everything (nobody else would).
+// - Dead, noticed within one heartbeat period: the instance's session is gone while the server kept running
+//   (kill -9, a crash, a closed connection: the server ends the backend at once). Every instance re-reads the
+//   table on each of its own heartbeats, so that is seen at the next one.
+// - Dead, by age: an instance whose last heartbeat is older than DEAD_AFTER_BEATS (2) of its own periods (hung,
+//   or cut off without the connection closing). Also the only rule when the server restarted since the session
+//   began, since every session ended then.
+// - A clean stop sets stopped_at: the others notice that at their next heartbeat.
+// - Fenced: an instance that lost its session (the store unreachable, partitioned) while it last saw others alive
+//   counts itself out at once, since the others now count it dead, and owns nothing until a write succeeds again.
+//   An instance that was alone keeps running everything (nobody else would).
 // - Ownership: rendezvous (highest random weight) hashing over the ids of the live instances of this
 //   instance's location. Every instance that sees the same members computes the same owner; when a member
 //   joins or leaves only the probes it owned (or will own) move.
@@ -37,8 +41,11 @@ export interface MembershipOptions {
   version: string;
   heartbeatMs: number;
   logger?: Logger;
-  /** After every heartbeat (and on start); `changed` when the live members of this location changed. */
-  onBeat?: (changed: boolean) => void | Promise<void>;
+  /**
+   * After every heartbeat (and on start); `changed` when the live members of this location changed, `departed`
+   * the other instances that were live at the previous heartbeat and are not now (dead or stopped).
+   */
+  onBeat?: (changed: boolean, departed: readonly string[]) => void | Promise<void>;
   /** Rows of instances dead or stopped for longer than this are deleted (default one day). */
   forgetAfterMs?: number;
 }
@@ -51,16 +58,31 @@ interface Row {
   heartbeat_at: number;
   heartbeat_ms: number;
   stopped_at: number | null;
+  session_alive: boolean;
 }
 
-const SELECT = `SELECT id, location, version, (EXTRACT(EPOCH FROM started_at) * 1000)::float8 AS started_at,
+/**
+ * SQL: the session `t` names is still connected, or says nothing (none recorded, or it began before the server
+ * did). Rows are written by instances of one role; a backend of another role shows no start, and counts.
+ */
+export const SESSION_ALIVE = (t: string) =>
+  `(${t}.session_pid IS NULL OR ${t}.session_started < pg_postmaster_start_time() OR EXISTS (SELECT 1 FROM pg_stat_activity a
+     WHERE a.pid = ${t}.session_pid AND (a.backend_start IS NULL OR a.backend_start = ${t}.session_started)))`;
+
+/** SQL: `t` is live at `$<nowParam>` (ms): not stopped, its session alive, and a heartbeat young enough. */
+export const LIVE = (t: string, nowParam = 1) =>
+  `(${t}.stopped_at IS NULL AND ${t}.heartbeat_at >= to_timestamp($${nowParam}::float8 / 1000.0) - make_interval(secs => ${DEAD_AFTER_BEATS} * ${t}.heartbeat_ms / 1000.0)
+    AND ${SESSION_ALIVE(t)})`;
+
+const COLUMNS = `id, location, version, (EXTRACT(EPOCH FROM started_at) * 1000)::float8 AS started_at,
   (EXTRACT(EPOCH FROM heartbeat_at) * 1000)::float8 AS heartbeat_at, heartbeat_ms,
-  (EXTRACT(EPOCH FROM stopped_at) * 1000)::float8 AS stopped_at FROM cluster_instances`;
+  (EXTRACT(EPOCH FROM stopped_at) * 1000)::float8 AS stopped_at, ${SESSION_ALIVE('i')} AS session_alive`;
+const SELECT = `SELECT ${COLUMNS} FROM cluster_instances i`;
 
 function toMember(r: Row, now: number): Member {
   const heartbeatAt = Number(r.heartbeat_at);
   const stoppedAt = r.stopped_at === null ? undefined : Number(r.stopped_at);
-  const status = stoppedAt !== undefined ? 'stopped' : now - heartbeatAt > DEAD_AFTER_BEATS * r.heartbeat_ms ? 'dead' : 'live';
+  const status = stoppedAt !== undefined ? 'stopped' : !r.session_alive || now - heartbeatAt > DEAD_AFTER_BEATS * r.heartbeat_ms ? 'dead' : 'live';
   return { id: r.id, location: r.location, version: r.version, startedAt: Number(r.started_at), heartbeatAt, heartbeatMs: r.heartbeat_ms, stoppedAt, status };
 }
 
@@ -80,6 +102,10 @@ export class Membership {
   #started = false;
   #chain: Promise<void> = Promise.resolve();
   #owners = new Map<string, boolean>();
+  #session: Queryable | null = null;
+  #release: ((err?: Error) => void) | null = null;
+  #sessionDone: Promise<void> | null = null;
+  #sessionPid?: number;
 
   constructor(o: MembershipOptions) {
     this.#o = o;
@@ -109,7 +135,7 @@ export class Membership {
 
   /** Stop heartbeating and say so in the store, so the others take over at their next heartbeat. */
   async stop(): Promise<void> {
-    if (!this.#started) return;
+    if (!this.#started) return this.#dropSession(); // halted: only the session is left to close
     this.#started = false;
     this.#timer?.cancel();
     this.#timer = undefined;
@@ -117,13 +143,28 @@ export class Membership {
     await this.#o.store
       .query('UPDATE cluster_instances SET stopped_at = to_timestamp($2::float8 / 1000.0) WHERE id = $1', [this.#o.id, this.#o.clock.now()])
       .catch((err: unknown) => this.#o.logger?.warn('could not record the stop of this instance', { err }));
+    await this.#dropSession();
   }
 
-  /** Stop heartbeating without a word (what a crash looks like to the others; tests). */
+  /** Stop heartbeating without a word, the session left open (what a hung process looks like to the others; tests). */
   halt(): void {
     this.#started = false;
     this.#timer?.cancel();
     this.#timer = undefined;
+  }
+
+  /** Stop heartbeating and close the session without a word (what kill -9 looks like to the others; tests). */
+  async abandon(): Promise<void> {
+    this.halt();
+    await this.#chain;
+    const pid = this.#sessionPid;
+    await this.#dropSession(new Error('abandoned'));
+    // The server ends the backend as soon as it reads the closed socket; wait (bounded) until it has.
+    for (let i = 0; pid !== undefined && i < 200; i++) {
+      const r = await this.#o.store.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid]).catch(() => ({ rowCount: 0 }));
+      if (!r.rowCount) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 
   /** One heartbeat: write ours, read everyone's. Calls are serialised; the clock's timer calls it too. */
@@ -160,44 +201,110 @@ export class Membership {
     const o = this.#o;
     const now = o.clock.now();
     let rows: Row[] | undefined;
+    let lost = false;
     try {
-      rows = await o.store.tx(async (q) => {
-        await q.query(
-          `INSERT INTO cluster_instances (id, location, version, started_at, heartbeat_at, heartbeat_ms)
-           VALUES ($1, $2, $3, to_timestamp($4::float8 / 1000.0), to_timestamp($5::float8 / 1000.0), $6)
-           ON CONFLICT (id) DO UPDATE SET location = EXCLUDED.location, version = EXCLUDED.version, started_at = EXCLUDED.started_at,
-             heartbeat_at = EXCLUDED.heartbeat_at, heartbeat_ms = EXCLUDED.heartbeat_ms, stopped_at = NULL`,
-          [o.id, o.location, o.version, this.startedAt, now, o.heartbeatMs],
-        );
-        await q.query(
-          `DELETE FROM cluster_instances WHERE id <> $1 AND COALESCE(stopped_at, heartbeat_at) < to_timestamp($2::float8 / 1000.0)`,
-          [o.id, now - (o.forgetAfterMs ?? 86_400_000)],
-        );
-        return (await q.query<Row>(`${SELECT} WHERE location = $1`, [o.location])).rows;
-      });
+      if (this.#session) {
+        const q = this.#session;
+        await q.query('BEGIN');
+        try {
+          rows = await this.#write(q, now, true);
+          await q.query('COMMIT');
+        } catch (err) {
+          rows = undefined;
+          await q.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      } else {
+        rows = await o.store.tx((q) => this.#write(q, now, false));
+        // Others share the store: from now on our liveness is also our session's (see the top of this file).
+        if (rows.some((r) => r.id !== o.id && toMember(r, now).status === 'live')) {
+          await this.#openSession();
+          const named = await this.#session!.query<{ pid: number }>(
+            `UPDATE cluster_instances SET session_pid = a.pid, session_started = a.backend_start
+             FROM pg_stat_activity a WHERE a.pid = pg_backend_pid() AND id = $1 RETURNING a.pid`,
+            [o.id],
+          );
+          this.#sessionPid = named.rows[0]?.pid;
+        }
+      }
       this.#lastWritten = now;
       this.#fenced = false;
     } catch (err) {
       o.logger?.warn('cluster heartbeat not written; will retry', { err });
+      // A session that failed is done: its backend ends, and with it our liveness in the others' eyes.
+      lost = this.#session !== null;
+      await this.#dropSession(err instanceof Error ? err : new Error(String(err)));
+      if (lost) rows = undefined;
     }
     let live: string[];
     if (rows) {
-      live = rows.map((r) => toMember(r, now)).filter((m) => m.status === 'live').map((m) => m.id);
+      live = rows.filter((r) => r.location === o.location && (r.id === o.id || toMember(r, now).status === 'live')).map((r) => r.id);
       if (!live.includes(o.id)) live.push(o.id);
       live.sort();
-    } else if (this.#fenced || (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs && this.#live.some((id) => id !== o.id))) {
-      live = []; // fenced: the others count us dead and have taken over
+    } else if (this.#fenced || (lost && this.#live.some((id) => id !== o.id)) || (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs && this.#live.some((id) => id !== o.id))) {
+      live = []; // fenced: the others count us dead and take over
       this.#fenced = true;
     } else {
       live = this.#live.length ? this.#live : [o.id]; // not written yet, and nobody else known: run everything
     }
     const changed = live.join('\n') !== this.#live.join('\n');
+    const departed = live.length ? this.#live.filter((id) => id !== o.id && !live.includes(id)) : [];
     if (changed) {
       o.logger?.info('cluster members changed', { location: o.location, live, was: this.#live });
       this.#live = live;
       this.#owners.clear();
     }
-    await o.onBeat?.(changed);
+    await o.onBeat?.(changed, departed);
+  }
+
+  /** Our heartbeat (naming our session's backend when `onSession`), old rows forgotten; every row read back. */
+  async #write(q: Queryable, now: number, onSession: boolean): Promise<Row[]> {
+    const o = this.#o;
+    await q.query(
+      `INSERT INTO cluster_instances (id, location, version, started_at, heartbeat_at, heartbeat_ms, session_pid, session_started)
+       SELECT $1, $2, $3, to_timestamp($4::float8 / 1000.0), to_timestamp($5::float8 / 1000.0), $6, a.pid, a.backend_start
+       FROM (SELECT 1) one LEFT JOIN pg_stat_activity a ON $7 AND a.pid = pg_backend_pid()
+       ON CONFLICT (id) DO UPDATE SET location = EXCLUDED.location, version = EXCLUDED.version, started_at = EXCLUDED.started_at,
+         heartbeat_at = EXCLUDED.heartbeat_at, heartbeat_ms = EXCLUDED.heartbeat_ms, stopped_at = NULL,
+         session_pid = EXCLUDED.session_pid, session_started = EXCLUDED.session_started`,
+      [o.id, o.location, o.version, this.startedAt, now, o.heartbeatMs, onSession],
+    );
+    await q.query(`DELETE FROM cluster_instances WHERE id <> $1 AND COALESCE(stopped_at, heartbeat_at) < to_timestamp($2::float8 / 1000.0)`, [
+      o.id,
+      now - (o.forgetAfterMs ?? 86_400_000),
+    ]);
+    const read = await q.query<Row & { me: number }>(`SELECT ${COLUMNS}, pg_backend_pid() AS me FROM cluster_instances i`);
+    if (onSession) this.#sessionPid = read.rows[0]?.me;
+    return read.rows;
+  }
+
+  #openSession(): Promise<void> {
+    return new Promise<void>((ready, fail) => {
+      let opened = false;
+      this.#sessionDone = this.#o.store
+        .session(async (q) => {
+          this.#session = q;
+          opened = true;
+          ready();
+          const err = await new Promise<Error | undefined>((r) => (this.#release = r));
+          if (err) throw err;
+        }, { outsidePool: true })
+        .catch((err: unknown) => {
+          if (!opened) fail(err);
+        })
+        .finally(() => {
+          this.#session = null;
+        });
+    });
+  }
+
+  async #dropSession(err?: Error): Promise<void> {
+    this.#release?.(err);
+    this.#release = null;
+    await this.#sessionDone;
+    this.#sessionDone = null;
+    this.#session = null;
+    this.#sessionPid = undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Queryable, Store } from '../store/store.ts';
-import { DEAD_AFTER_BEATS } from './membership.ts';
+import { LIVE } from './membership.ts';
 
 // Confirmation from several locations. Each location's owner of a probe confirms it down or up by the probe's
 // own rule (confirm.failures / recover.successes) and records that view here; the combined status is down while
@@ -76,10 +76,6 @@ export async function locationViews(q: Queryable, probe: string, now: number): P
   );
   return r.rows.map((v) => ({ ...v, since: Number(v.since) }));
 }
-
-// `$1` is now (ms): the same rule as membership.ts (dead after two missed heartbeats).
-const LIVE = (t: string) =>
-  `${t}.stopped_at IS NULL AND ${t}.heartbeat_at >= to_timestamp($1::float8 / 1000.0) - make_interval(secs => ${DEAD_AFTER_BEATS} * ${t}.heartbeat_ms / 1000.0)`;
 
 async function setCombined(q: Queryable, probe: string, status: 'up' | 'down', now: number): Promise<void> {
   await q.query(

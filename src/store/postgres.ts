@@ -68,12 +68,27 @@ export async function openPostgres(url: string, opts: StoreOptions): Promise<Sto
         client.release(client.kuzetBroken ? (failed ?? true) : undefined);
       }
     },
-    async session(fn) {
+    async session(fn, sopts) {
+      if (sopts?.outsidePool) {
+        const own = new pg.Client({ ...config, application_name: 'kuzet-session' } as pg.ClientConfig);
+        own.on('error', report);
+        await own.connect();
+        try {
+          return await fn(wrap(own));
+        } finally {
+          await own.end().catch(() => {});
+        }
+      }
       const client: Broken = await pool.connect();
+      let failed = false;
       try {
         return await fn(wrap(client));
+      } catch (err) {
+        failed = true;
+        throw err;
       } finally {
-        client.release(client.kuzetBroken ? true : undefined);
+        // A session whose work failed may hold session state (advisory locks, a transaction): end its backend.
+        client.release(failed || client.kuzetBroken ? true : undefined);
       }
     },
     listen(channel, onNotify, onConnected) {

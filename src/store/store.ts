@@ -18,8 +18,12 @@ export interface Store extends Queryable {
   exec(sql: string): Promise<void>;
   /** Run `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   tx<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
-  /** A dedicated session for work that needs one connection (advisory locks held across calls). */
-  session<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * A dedicated session for work that needs one connection (advisory locks held across calls). With
+   * `outsidePool`, a connection of its own that no pooled work waits for (held for the life of the process).
+   * When `fn` throws, the connection is closed, not reused.
+   */
+  session<T>(fn: (q: Queryable) => Promise<T>, opts?: { outsidePool?: boolean }): Promise<T>;
   close(): Promise<void>;
   /**
    * PostgreSQL only: LISTEN on `channel` over a dedicated connection that re-connects by itself;

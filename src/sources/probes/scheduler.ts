@@ -76,8 +76,11 @@ export class Scheduler {
     this.#opts = opts;
   }
 
-  /** Replace the job set (reload). Jobs kept by name keep their schedule when their interval is unchanged. */
-  setJobs(jobs: readonly Job[]): void {
+  /**
+   * Replace the job set (reload). Jobs kept by name keep their schedule when their interval is unchanged.
+   * New jobs named in `dueNow` run at once (a run of theirs was missed elsewhere), then on their grid.
+   */
+  setJobs(jobs: readonly Job[], dueNow?: ReadonlySet<string>): void {
     const now = this.#clock.now();
     const keep = new Set(jobs.map((j) => j.name));
     for (const [name, e] of this.#entries) {
@@ -94,7 +97,8 @@ export class Scheduler {
         old.job = job;
         continue;
       }
-      const e: Entry = { job, due: this.#firstDue(job, now), lastDue: 0, running: false, removed: false };
+      const first = this.#firstDue(job, now);
+      const e: Entry = { job, due: dueNow?.has(job.name) ? Math.min(now, first) : first, lastDue: 0, running: false, removed: false };
       this.#entries.set(job.name, e);
       this.#heap.push(e);
     }
@@ -130,6 +134,12 @@ export class Scheduler {
   /** When a job is next due (tests, `status`). */
   dueOf(name: string): number | undefined {
     return this.#entries.get(name)?.due;
+  }
+
+  /** The latest slot of `name`'s grid at or before `now` (when a run was last due, wherever it ran). */
+  previousSlot(name: string, intervalMs: number, now: number): number {
+    const next = this.#firstDue({ name, intervalMs, run: () => Promise.resolve() }, now);
+    return next === now ? now : next - intervalMs;
   }
 
   #firstDue(job: Job, now: number): number {

@@ -169,13 +169,15 @@ export class ProbeService {
 
   /**
    * Membership changed: schedule the probes this instance owns now. A probe taken over from another instance
-   * continues from the confirmation state that instance last stored; its first run here falls on the same
-   * slot of the interval grid it had there, so at most one run is missed.
+   * continues from the confirmation state that instance last stored, on the same slots of its interval grid.
+   * When `takeover` (an instance left), a probe whose last slot has no result (its owner died before or during
+   * it) runs at once, so no probe goes longer than one interval plus the time to notice the death unprobed.
    */
-  async rebalance(): Promise<void> {
+  async rebalance(takeover = false): Promise<void> {
     const cluster = this.#d.cluster;
     if (!cluster) return;
     const gained = [...this.#slots.keys()].filter((n) => !this.#owned.has(n) && cluster.owns(n));
+    let dueNow: Set<string> | undefined;
     if (gained.length && this.#d.store) {
       try {
         const states = await loadStates(this.#d.store, gained);
@@ -186,10 +188,30 @@ export class ProbeService {
       } catch (err) {
         this.#d.logger?.warn('could not read the state of probes taken over; starting them afresh', { err });
       }
+      if (takeover) dueNow = await this.#missedSlots(gained);
     }
-    this.#schedule();
+    this.#schedule(dueNow);
   }
 
+  /** Of `names`, those whose latest grid slot has no result from any instance (unknown: all of them). */
+  async #missedSlots(names: readonly string[]): Promise<Set<string>> {
+    const now = this.#d.clock.now();
+    const prev = new Map(names.map((n) => [n, this.#scheduler.previousSlot(n, this.#slots.get(n)!.resolved.intervalMs, now)]));
+    const oldest = Math.min(...prev.values());
+    try {
+      await this.#writer?.flush();
+      const r = await this.#d.store!.query<{ probe: string; last: number }>(
+        `SELECT probe, (EXTRACT(EPOCH FROM max(started_at)) * 1000)::float8 AS last FROM probe_results
+         WHERE probe = ANY($1::text[]) AND started_at >= to_timestamp($2::float8 / 1000.0) GROUP BY probe`,
+        [names, oldest],
+      );
+      const last = new Map(r.rows.map((x) => [x.probe, Number(x.last)]));
+      return new Set(names.filter((n) => !((last.get(n) ?? -Infinity) >= prev.get(n)!)));
+    } catch (err) {
+      this.#d.logger?.warn('could not read when probes taken over last ran; running them now', { err });
+      return new Set(names);
+    }
+  }
   /** Pings of heartbeat probes may reach any instance: re-read them (on every cluster heartbeat). */
   async refreshHeartbeats(): Promise<void> {
     await this.heartbeats.load();
@@ -200,7 +222,7 @@ export class ProbeService {
     return this.#owned;
   }
 
-  #schedule(): void {
+  #schedule(dueNow?: ReadonlySet<string>): void {
     const cluster = this.#d.cluster;
     const mine = [...this.#slots.values()].filter((s) => !cluster || cluster.owns(s.resolved.name));
     const owned = new Set(mine.map((s) => s.resolved.name));
@@ -210,7 +232,7 @@ export class ProbeService {
       if (s && !owned.has(n)) this.#metrics?.up.remove({ probe: n, system: s.resolved.system });
     }
     this.#owned = owned;
-    this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)));
+    this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)), dueNow);
   }
 
   async start(): Promise<void> {

@@ -5,8 +5,9 @@ import { listMembers, Membership } from '../../../src/cluster/index.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { freshStore, storeKind } from '../../support/store.ts';
 
-// Membership on the injected clock: dead after two missed heartbeats, a partitioned instance fences itself
-// when others can take over, and keeps everything when it was alone.
+// Membership on the injected clock: an instance whose session closed (kill -9, cut off) is dead at the next
+// heartbeat of the others and fences itself when others can take over; a hung one (session open, no
+// heartbeats) is dead after two missed heartbeats; an instance alone keeps everything.
 
 const closers: Array<() => Promise<void>> = [];
 after(async () => {
@@ -22,12 +23,14 @@ function cuttable(store: Store) {
     kind: store.kind,
     query: ((sql: string, p?: unknown[]) => (s.cut ? fail() : store.query(sql, p))) as Store['query'],
     tx: ((fn: Parameters<Store['tx']>[0]) => (s.cut ? fail() : store.tx(fn))) as Store['tx'],
+    session: ((fn: Parameters<Store['session']>[0]) =>
+      s.cut ? fail() : store.session((q) => fn({ query: ((sql: string, p?: unknown[]) => (s.cut ? fail() : q.query(sql, p))) as Store['query'] }))) as Store['session'],
   } as Store;
   return { view, s };
 }
 
 describe(`membership on ${storeKind}`, () => {
-  it('a dead instance is noticed after two missed heartbeats; a partitioned one fences itself, then comes back', async () => {
+  it('a closed session is dead at the next heartbeat, a hung instance after two missed; a cut one fences itself, then comes back', async () => {
     const store = await freshStore();
     closers.push(() => store.close());
     const clock = new FakeClock('2026-03-02T04:00:00Z');
@@ -50,12 +53,11 @@ describe(`membership on ${storeKind}`, () => {
     assert.ok(['p1', 'p2', 'p3', 'p4', 'p5', 'p6'].every((n) => x.owns(n) !== y.owns(n)), 'each name has one owner in almaty');
     assert.ok(['p1', 'p2', 'p3'].every((n) => z.owns(n)), 'astana runs everything of its own');
 
-    net.s.cut = true; // y loses the store
-    await step(10);
-    assert.deepEqual(x.live, ['x', 'y'], 'two missed heartbeats are not yet dead');
+    net.s.cut = true; // y loses the store: its session fails at its next heartbeat and the server ends it
     await step(5);
-    assert.deepEqual(x.live, ['x'], 'dead within one heartbeat after two missed');
-    assert.deepEqual(y.live, [], 'y fences itself: x has taken over');
+    assert.deepEqual(y.live, [], 'y fences itself at once: the others now count it dead');
+    await step(5);
+    assert.deepEqual(x.live, ['x'], 'y dead at the next heartbeat of x after its session closed');
     assert.ok(!y.owns('p1') && x.owns('p1'));
     const members = await listMembers(store, clock.now());
     assert.deepEqual(members.map((m) => [m.id, m.location, m.status]), [['x', 'almaty', 'live'], ['y', 'almaty', 'dead'], ['z', 'astana', 'live']]);
@@ -65,6 +67,31 @@ describe(`membership on ${storeKind}`, () => {
     assert.deepEqual(y.live, ['x', 'y'], 'back once it can write again');
     await step(5);
     assert.deepEqual(x.live, ['x', 'y']);
+
+    // Hung (session open, no heartbeats): dead only after two missed heartbeats.
+    const h = new Membership({ store, clock, id: 'h', location: 'almaty', version: '1.0.0', heartbeatMs: 5000 });
+    await h.start();
+    await step(5);
+    assert.deepEqual(x.live, ['h', 'x', 'y']);
+    h.halt();
+    await step(10);
+    assert.deepEqual(x.live, ['h', 'x', 'y'], 'two missed heartbeats are not yet dead');
+    await step(5);
+    assert.deepEqual(x.live, ['x', 'y'], 'dead within one heartbeat after two missed');
+    await h.abandon();
+
+    // Killed (its connection closes without a word): dead at the next heartbeat of each other instance.
+    const k = new Membership({ store, clock, id: 'k', location: 'almaty', version: '1.0.0', heartbeatMs: 5000 });
+    await k.start();
+    await step(5);
+    assert.deepEqual(x.live, ['k', 'x', 'y']);
+    await k.abandon();
+    const killedAt = clock.now();
+    await step(5);
+    assert.deepEqual(x.live, ['x', 'y'], 'noticed within one heartbeat period');
+    assert.deepEqual(y.live, ['x', 'y']);
+    assert.ok(clock.now() - killedAt <= 5000);
+    assert.equal((await listMembers(store, clock.now())).find((m) => m.id === 'k')?.status, 'dead', 'dead at once to the API too');
 
     // A clean stop is seen at the next heartbeat, and a lone instance cut from the store keeps everything.
     await x.stop();
@@ -80,8 +107,8 @@ describe(`membership on ${storeKind}`, () => {
     await w.start();
     assert.deepEqual(w.live, ['w']);
     assert.ok(w.owns('p1'));
-    w.halt();
-    y.halt();
-    z.halt();
+    await w.abandon();
+    await y.abandon();
+    await z.abandon();
   });
 });
