@@ -36,6 +36,9 @@ export interface LocationReport {
   reason?: string;
   required: number;
   now: number;
+  /** Of the signal that fires if the combination goes down (kept on the combined row). */
+  severity?: string;
+  maintenance?: boolean;
 }
 
 const LOCK = 7_305_018;
@@ -51,13 +54,10 @@ export async function reportLocationView(store: Store, r: LocationReport): Promi
          reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at`,
       [r.probe, r.location, r.status, r.at, r.instance, r.reason?.slice(0, 1000) ?? null, r.now],
     );
-    const views = await locationViews(q, r.probe, r.now);
-    const of = (await q.query<{ n: number }>(`SELECT count(DISTINCT location)::int AS n FROM cluster_instances WHERE ${LIVE('cluster_instances')}`, [r.now])).rows[0]!.n;
-    const down = views.filter((v) => v.live && v.status === 'down').length;
-    const prev = (await q.query<{ status: 'up' | 'down' }>('SELECT status FROM probe_locations WHERE probe = $1 AND location = $2', [r.probe, COMBINED])).rows[0]?.status ?? 'up';
-    const next = down >= r.required ? 'down' : 'up';
-    if (next !== prev) await setCombined(q, r.probe, next, r.now);
-    return { emit: next === prev ? undefined : next === 'down' ? 'firing' : 'resolved', previous: prev, down, of: Math.max(of, 1), views };
+    const d = await combinedView(q, r.probe, r.now);
+    const next = d.down >= r.required ? 'down' : 'up';
+    if (next !== d.previous) await setCombined(q, r.probe, next, r.now, next === 'down' ? r : {});
+    return { ...d, emit: next === d.previous ? undefined : next === 'down' ? 'firing' : 'resolved' };
   });
 }
 
@@ -77,17 +77,66 @@ export async function locationViews(q: Queryable, probe: string, now: number): P
   return r.rows.map((v) => ({ ...v, since: Number(v.since) }));
 }
 
-async function setCombined(q: Queryable, probe: string, status: 'up' | 'down', now: number): Promise<void> {
+async function setCombined(q: Queryable, probe: string, status: 'up' | 'down', now: number, fired: { severity?: string; maintenance?: boolean } = {}): Promise<void> {
   await q.query(
-    `INSERT INTO probe_locations (probe, location, status, since, updated_at)
-     VALUES ($1, '${COMBINED}', $2, to_timestamp($3::float8 / 1000.0), to_timestamp($3::float8 / 1000.0))
-     ON CONFLICT (probe, location) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, updated_at = EXCLUDED.updated_at`,
-    [probe, status, now],
+    `INSERT INTO probe_locations (probe, location, status, since, updated_at, severity, maintenance)
+     VALUES ($1, '${COMBINED}', $2, to_timestamp($3::float8 / 1000.0), to_timestamp($3::float8 / 1000.0), $4, $5)
+     ON CONFLICT (probe, location) DO UPDATE SET status = EXCLUDED.status, since = EXCLUDED.since, updated_at = EXCLUDED.updated_at,
+       severity = EXCLUDED.severity, maintenance = EXCLUDED.maintenance`,
+    [probe, status, now, fired.severity ?? null, fired.maintenance ?? null],
   );
+}
+
+/**
+ * A location still down with a new severity, or out of maintenance: whether the probe's signal fires again. Yes
+ * once, when the combination is down and last fired with another severity or flag (recorded here, under the
+ * probe's lock, so the other locations seeing the same change add nothing).
+ */
+export async function refireCombined(
+  store: Store,
+  probe: string,
+  fired: { severity: string; maintenance: boolean },
+  now: number,
+): Promise<QuorumDecision & { was?: { severity: string | null; maintenance: boolean | null } }> {
+  return store.tx(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK, probe]);
+    const d = await combinedView(q, probe, now);
+    const row = (await q.query<{ severity: string | null; maintenance: boolean | null }>('SELECT severity, maintenance FROM probe_locations WHERE probe = $1 AND location = $2', [probe, COMBINED])).rows[0];
+    if (d.previous !== 'down' || (row?.severity === fired.severity && (row?.maintenance ?? false) === fired.maintenance)) return d;
+    await q.query('UPDATE probe_locations SET severity = $3, maintenance = $4, updated_at = to_timestamp($5::float8 / 1000.0) WHERE probe = $1 AND location = $2', [
+      probe,
+      COMBINED,
+      fired.severity,
+      fired.maintenance,
+      now,
+    ]);
+    return { ...d, emit: 'firing', was: { severity: row?.severity ?? null, maintenance: row?.maintenance ?? null } };
+  });
+}
+
+/** Put back what the combined row last fired with (the re-fire could not be sent; the next result retries). */
+export async function restoreFired(store: Store, probe: string, was: { severity: string | null; maintenance: boolean | null }): Promise<void> {
+  await store.query('UPDATE probe_locations SET severity = $3, maintenance = $4 WHERE probe = $1 AND location = $2', [probe, COMBINED, was.severity, was.maintenance]);
 }
 
 /** "down from almaty, astana (2 of 3 locations)". */
 export function describeViews(d: Pick<QuorumDecision, 'down' | 'of' | 'views'>): string {
   const down = d.views.filter((v) => v.live && v.status === 'down').map((v) => v.location);
   return `down from ${down.length ? down.join(', ') : 'no location'} (${d.down} of ${d.of} locations)`;
+}
+
+/** The combined status of `probe` (as `previous`) and every location's view, without recording anything. */
+export async function combinedView(q: Queryable, probe: string, now: number): Promise<QuorumDecision> {
+  const views = await locationViews(q, probe, now);
+  return { previous: await combinedStatus(q, probe), down: views.filter((v) => v.live && v.status === 'down').length, of: await liveLocations(q, now), views };
+}
+
+async function liveLocations(q: Queryable, now: number): Promise<number> {
+  const r = await q.query<{ n: number }>(`SELECT count(DISTINCT location)::int AS n FROM cluster_instances WHERE ${LIVE('cluster_instances')}`, [now]);
+  return Math.max(r.rows[0]!.n, 1);
+}
+
+async function combinedStatus(q: Queryable, probe: string): Promise<'up' | 'down'> {
+  const r = await q.query<{ status: 'up' | 'down' }>('SELECT status FROM probe_locations WHERE probe = $1 AND location = $2', [probe, COMBINED]);
+  return r.rows[0]?.status ?? 'up';
 }

@@ -124,6 +124,11 @@ export class Scheduler {
     this.#timer = undefined;
     this.#timerDue = Infinity;
     this.#ready = [];
+    await this.settled();
+  }
+
+  /** Resolves when the runs started so far have finished (tests). */
+  async settled(): Promise<void> {
     while (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
   }
 

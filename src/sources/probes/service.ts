@@ -18,7 +18,7 @@ import { advance, initialState, type ProbeState } from './state.ts';
 import type { Probe, ProbeFile, ProbeResult } from './types.ts';
 import { resolveProbe, type ResolvedProbe } from './validate.ts';
 import { parseDuration } from '../../clock.ts';
-import { describeViews, reportLocationView, restoreCombined, type QuorumDecision } from '../../cluster/quorum.ts';
+import { describeViews, refireCombined, restoreFired, reportLocationView, restoreCombined, type QuorumDecision } from '../../cluster/quorum.ts';
 import type { Step } from './state.ts';
 
 // The probe source: one scheduler for all probes, confirmation state per probe, results to the store in
@@ -217,6 +217,11 @@ export class ProbeService {
     await this.heartbeats.load();
   }
 
+  /** Resolves when the scheduled runs started so far have finished, signals included (tests). */
+  settled(): Promise<void> {
+    return this.#scheduler.settled();
+  }
+
   /** The names this instance schedules. */
   get owned(): ReadonlySet<string> {
     return this.#owned;
@@ -294,25 +299,37 @@ export class ProbeService {
 
   /**
    * confirm.locations > 1: this location's confirmed change is one view; the signal fires (resolves) when the
-   * views of the live locations cross the threshold (src/cluster/quorum.ts). Severity re-fires are per location
-   * only, and do not page again here.
+   * views of the live locations cross the threshold (src/cluster/quorum.ts). A re-fire while this location stays
+   * down (a changed severity, maintenance over) is sent when the combined status is down, as one location does.
    */
   async #acrossLocations(slot: Slot, r: ResolvedProbe, prev: ProbeState, step: Step, result: ProbeResult, windowName: string | undefined): Promise<void> {
     const local = step.state.status;
-    if (local === prev.status) {
-      slot.state = step.state;
-      return;
-    }
     const cluster = this.#d.cluster!;
     const store = this.#d.store!;
     const now = this.#d.clock.now();
+    if (local === prev.status) {
+      if (local === 'down' && step.emit === 'firing') return this.#refireAcrossLocations(slot, r, prev, step, result, windowName, now);
+      slot.state = step.state;
+      return;
+    }
     // Not recorded or not sent: keep the old status so the next result attempts the same transition again.
     const retry = () => {
       slot.state = local === 'down' ? { ...prev, history: step.state.history } : { ...prev, successes: Math.max(0, r.recoverSuccesses - 1) };
     };
     let d: QuorumDecision;
     try {
-      d = await reportLocationView(store, { probe: r.name, location: cluster.location, instance: cluster.id, status: local, at: result.startedAt, reason: result.reason, required: r.confirm.locations, now });
+      d = await reportLocationView(store, {
+        probe: r.name,
+        location: cluster.location,
+        instance: cluster.id,
+        status: local,
+        at: result.startedAt,
+        reason: result.reason,
+        required: r.confirm.locations,
+        now,
+        severity: step.state.severity ?? r.severity,
+        maintenance: step.state.maintenance ?? false,
+      });
     } catch (err) {
       retry();
       this.#d.logger?.warn('probe view of this location not recorded; will retry on the next result', { probe: r.name, err });
@@ -323,26 +340,38 @@ export class ProbeService {
     const views = describeViews(d);
     this.#d.logger?.info(`probe ${r.name} ${local} from ${cluster.location}; ${views}, ${r.confirm.locations} needed`, { probe: r.name, location: cluster.location, status: local });
     if (!d.emit) return;
-    const base = buildSignal(r, d.emit, result, windowName, step.state.severity);
-    const signal: Signal = {
-      ...base,
-      summary: `${base.summary} — ${views}`.slice(0, 4000),
-      payload: {
-        ...base.payload,
-        locations: {
-          required: r.confirm.locations,
-          down: d.down,
-          of: d.of,
-          views: d.views.map((v) => ({ location: v.location, status: v.status, since: new Date(v.since).toISOString(), instance: v.instance, live: v.live, reason: v.reason?.slice(0, 300) ?? null })),
-        },
-      },
-    };
+    const signal = withViews(buildSignal(r, d.emit, result, windowName, step.state.severity), r, d);
     try {
       await this.#d.sink.submit([signal]);
       this.#d.logger?.info(`probe ${r.name} confirmed ${d.emit === 'firing' ? 'down' : 'up'} (${r.system}): ${views}`, { probe: r.name, system: r.system, locations: d.views.length });
     } catch (err) {
       await restoreCombined(store, r.name, d.previous, now).catch(() => {});
       retry();
+      this.#d.logger?.warn('probe signal not accepted; will retry on the next result', { probe: r.name, err });
+    }
+  }
+
+  /** This location still down with a new severity (or out of maintenance): fire again if the combination is down. */
+  async #refireAcrossLocations(slot: Slot, r: ResolvedProbe, prev: ProbeState, step: Step, result: ProbeResult, windowName: string | undefined, now: number): Promise<void> {
+    const store = this.#d.store!;
+    let d: Awaited<ReturnType<typeof refireCombined>>;
+    try {
+      d = await refireCombined(store, r.name, { severity: step.state.severity ?? r.severity, maintenance: step.state.maintenance ?? false }, now);
+      if (d.emit) {
+        await this.#d.sink.submit([withViews(buildSignal(r, 'firing', result, windowName, step.state.severity), r, d)]).catch(async (err: unknown) => {
+          if (d.was) await restoreFired(store, r.name, d.was).catch(() => {});
+          throw err;
+        });
+        this.#d.logger?.info(`probe ${r.name} still down (${r.system}), fired again as ${step.state.severity}${step.state.maintenance ? ' in maintenance' : ''}: ${describeViews(d)}`, {
+          probe: r.name,
+          system: r.system,
+          severity: step.state.severity,
+        });
+      }
+      slot.state = step.state;
+      this.#writer?.setState(r.name, { ...step.state, system: r.system });
+    } catch (err) {
+      slot.state = { ...step.state, severity: prev.severity, maintenance: prev.maintenance }; // the next result tries again
       this.#d.logger?.warn('probe signal not accepted; will retry on the next result', { probe: r.name, err });
     }
   }
@@ -410,4 +439,21 @@ export class ProbeService {
       this.#d.logger?.warn('probe signal not accepted; will retry on the next result', { probe: r.name, err });
     }
   }
+}
+
+/** The signal with each location's view: in the summary, and as payload.locations. */
+function withViews(base: Signal, r: ResolvedProbe, d: Pick<QuorumDecision, 'down' | 'of' | 'views'>): Signal {
+  return {
+    ...base,
+    summary: `${base.summary} — ${describeViews(d)}`.slice(0, 4000),
+    payload: {
+      ...base.payload,
+      locations: {
+        required: r.confirm.locations,
+        down: d.down,
+        of: d.of,
+        views: d.views.map((v) => ({ location: v.location, status: v.status, since: new Date(v.since).toISOString(), instance: v.instance, live: v.live, reason: v.reason?.slice(0, 300) ?? null })),
+      },
+    },
+  };
 }

@@ -66,7 +66,7 @@ describe(`confirmation from several locations on ${storeKind}`, () => {
       for (let i = 0; i < seconds; i++) {
         clock.advance(1000);
         for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
-        await Promise.all([almaty.membership.settled(), astana.membership.settled()]);
+        await Promise.all([almaty.membership.settled(), astana.membership.settled(), almaty.probes.settled(), astana.probes.settled()]);
       }
     };
     // One location per instance: each owns the probe in its own location.
@@ -119,6 +119,61 @@ describe(`confirmation from several locations on ${storeKind}`, () => {
     )).rows;
     assert.deepEqual(where.map((w) => [w.location, w.instance]), [['almaty', 'almaty-1'], ['astana', 'astana-1']]);
     assert.ok(where[0]!.n >= 3 && where[1]!.n >= 4, JSON.stringify(where));
+  });
+
+  it('2 of 2 down in a maintenance window: recorded; still down when the window ends: fired again, once, to page', async () => {
+    const base = await freshStore();
+    closers.push(() => base.close());
+    const schema = testDatabaseUrl ? (await base.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s : '';
+    const refused = await listen();
+    const port = portOf(refused);
+    await close(refused); // both locations: connection refused
+    const clock = new FakeClock('2026-03-02T04:00:00Z');
+    const apps: App[] = [];
+    for (const location of ['almaty', 'astana']) {
+      const t = tmpTree({
+        'kuzet.yaml': `${TEST_CONFIG}cluster:\n  location: ${location}\n  instance_id: ${location}-1\n`,
+        'probes/web.yaml': `probes:\n  - { name: web, kind: tcp, system: enbek, interval: 30s, timeout: 2s, retries: 0, confirm: { failures: 1, locations: 2 }, recover: { successes: 1 }, severity: critical, tcp: { host: 127.0.0.1, port: ${port} } }
+maintenance:\n  - { name: night-works, cron: "0 4 * * *", timezone: UTC, duration: 10m, systems: [enbek] }\n`,
+      });
+      let store: Store = base;
+      if (testDatabaseUrl) {
+        store = await openStore({ url: testDatabaseUrl, schema, poolSize: 4 });
+        closers.push(() => store.close());
+      }
+      const app = await createApp({ configFile: t.path('kuzet.yaml'), store, clock, log: nullLogger, port: 0 });
+      closers.push(async () => {
+        await app.stop();
+        t.cleanup();
+      });
+      await app.start();
+      apps.push(app);
+    }
+    const [almaty, astana] = apps as [App, App];
+    const step = async (seconds: number) => {
+      for (let i = 0; i < seconds; i++) {
+        clock.advance(1000);
+        for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+        await Promise.all(apps.flatMap((a) => [a.membership.settled(), a.probes.settled()]));
+      }
+    };
+    const signals = async () =>
+      (await base.query<{ status: string; maintenance: string | null; down: number | null }>(
+        `SELECT status, labels->>'maintenance' AS maintenance, (payload->'locations'->>'down')::int AS down FROM signals WHERE check_name = 'web' ORDER BY observed_at, id`,
+      )).rows;
+
+    await step(60);
+    assert.equal((await almaty.probes.runNow('web'))?.ok, false);
+    assert.equal((await astana.probes.runNow('web'))?.ok, false);
+    assert.deepEqual(await signals(), [{ status: 'firing', maintenance: 'true', down: 2 }], 'in the window: recorded, not paged');
+
+    await step(10 * 60); // the window is over, both still failing
+    assert.equal((await almaty.probes.runNow('web'))?.ok, false);
+    assert.deepEqual((await signals()).map((x) => [x.status, x.maintenance, x.down]), [['firing', 'true', 2], ['firing', null, 2]], 'fired again without the maintenance flag');
+    assert.equal((await astana.probes.runNow('web'))?.ok, false);
+    await step(30);
+    assert.equal((await almaty.probes.runNow('web'))?.ok, false);
+    assert.equal((await signals()).length, 2, 'once: the other location\'s re-fire and later failures add nothing');
   });
 
   it('a probe taken over from a dead instance continues from its stored state: no second firing, one resolve', async () => {
