@@ -1,0 +1,7 @@
+import type { Scenario } from '../support.ts';
+import { scenario as kill9Storm } from './kill9-storm.ts';
+
+// The chaos scenarios in the order `npm run chaos` runs them (add new ones here, one a line).
+export const scenarios: Scenario[] = [
+  kill9Storm,
+];
