@@ -1,7 +1,9 @@
 import type { Scenario } from '../support.ts';
+import { scenario as clockStep } from './clock-step.ts';
 import { scenario as kill9Storm } from './kill9-storm.ts';
 
 // The chaos scenarios in the order `npm run chaos` runs them (add new ones here, one a line).
 export const scenarios: Scenario[] = [
   kill9Storm,
+  clockStep,
 ];
