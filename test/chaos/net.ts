@@ -19,6 +19,8 @@ export interface TcpProxy {
   setMode(m: ProxyMode): Promise<void>;
   /** Connections accepted so far. */
   connections(): number;
+  /** Local ports of the open upstream connections: what PostgreSQL shows as `client_port` of this proxy's sessions. */
+  upstreamPorts(): Set<number>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startTcpProxy(targetPort: number, port: number): Promise<T
     port,
     mode: () => mode,
     connections: () => accepted,
+    upstreamPorts: () => new Set([...pairs].map((p) => p.upstream.localPort).filter((x): x is number => x !== undefined)),
     async setMode(m) {
       if (m === mode) return;
       const was = mode;
