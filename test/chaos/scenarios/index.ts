@@ -1,6 +1,7 @@
 import type { Scenario } from '../support.ts';
 import { scenario as clockStep } from './clock-step.ts';
 import { scenario as kill9Storm } from './kill9-storm.ts';
+import { scenario as silentPartition } from './silent-partition.ts';
 import { scenario as threeInstances } from './three-instances.ts';
 
 // The chaos scenarios in the order `npm run chaos` runs them (add new ones here, one a line).
@@ -8,4 +9,5 @@ export const scenarios: Scenario[] = [
   kill9Storm,
   clockStep,
   threeInstances,
+  silentPartition,
 ];
