@@ -425,23 +425,24 @@ export class DeliveryWorker {
 
   /**
    * The channel delivers again: put its dead letters back in the queue where they still matter (pages of
-   * incidents still open, breaches of unresolved ones, younger than max_age), each at most once. Returns how many.
+   * incidents still open, breaches of unresolved ones), each at most once. Returns how many. Whatever their age: a
+   * page that expired because the channel was down for longer than `max_age` reached nobody, and its incident is
+   * still unacknowledged, so it matters most of all.
    */
   async redrive(channel: string): Promise<number> {
     const now = this.#deps.clock.now();
-    const maxAge = parseDuration(this.#settings().max_age) ?? DEFAULTS.maxAgeMs;
     const n = await this.#deps.store.tx(async (q) => {
       const r = await q.query<{ id: number; subject_id: number }>(
         `UPDATE outbox o SET state = 'pending', attempts = 0, next_attempt_at = $2, claimed_until = NULL
            FROM incidents i
-          WHERE o.state = 'dead' AND o.channel = $1 AND o.subject_kind = 'incident' AND i.id = o.subject_id AND o.created_at > $3
+          WHERE o.state = 'dead' AND o.channel = $1 AND o.subject_kind = 'incident' AND i.id = o.subject_id
             AND ((o.message->>'kind' = 'page' AND i.status = 'open') OR (o.message->>'kind' IN ('breach', 'storm') AND i.status <> 'resolved'))
             -- A placeholder address was never tried: the channel working again changes nothing for it.
             AND coalesce(o.last_error, '') NOT LIKE 'placeholder address%'
             -- Once per dead letter: one that fails again after a re-drive fails for itself, not for the channel.
             AND NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = o.subject_id AND e.kind = 'notification_redriven' AND e.detail->>'outbox_id' = o.id::text)
           RETURNING o.id, o.subject_id`,
-        [channel, new Date(now).toISOString(), new Date(now - maxAge).toISOString()],
+        [channel, new Date(now).toISOString()],
       );
       for (const row of r.rows) await timelineRow(q, Number(row.subject_id), now, 'notification_redriven', { outbox_id: Number(row.id), channel });
       if (r.rows.length) await q.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);

@@ -139,6 +139,30 @@ describe(`dead letters on ${storeKind}`, () => {
     assert.deepEqual(await t.timeline(id), []);
   });
 
+  it('a page that expired because the relay was down for longer than max_age is re-driven once mail works again (chaos suite, smtp-down)', async () => {
+    const t = await setup({ outbox: { base_backoff: '10s', max_backoff: '20s', max_age: '1m' } });
+    const id = await t.incident('relay-down-long');
+    t.smtp.state.mode = 451;
+    await enqueueNotifications(t.store, [t.page('p-expired', id)], t.clock.now());
+    for (let i = 0; i < 20 && (await t.row('p-expired')).state !== 'dead'; i++) {
+      await t.worker.runOnce();
+      const r = await t.row('p-expired');
+      if (r.state === 'pending') t.clock.advance(Math.max(0, r.nextAttemptAt - t.clock.now()));
+    }
+    assert.equal((await t.row('p-expired')).state, 'dead', 'retried until max_age, then given up');
+    assert.equal((await t.timeline(id))[0]!.detail.reason, 'expired');
+    t.clock.advance(10 * MIN); // the relay stays down a while longer; the incident is still unacknowledged
+    t.smtp.state.mode = 'accept';
+    const later = await t.incident('relay-back');
+    await enqueueNotifications(t.store, [t.page('p-back', later)], t.clock.now());
+    await t.worker.runOnce(); // p-back is delivered: e-mail works again
+    await t.worker.runOnce();
+    assert.equal((await t.row('p-back')).state, 'sent');
+    assert.equal((await t.row('p-expired')).state, 'sent', 'the expired page reached nobody: re-driven and delivered, whatever its age');
+    assert.deepEqual((await t.timeline(id)).map((e) => e.kind), ['notification_dead', 'notification_redriven']);
+    assert.equal(t.smtp.state.mails.length, 2, 'each page once');
+  });
+
   it('550 dead-letters at once with a log line, a metric and a timeline row; when e-mail delivers again the dead page of the open incident is re-driven, not the acknowledged one', async () => {
     const t = await setup();
     const open = await t.incident('relay-550');

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { chaosAlert, kuzetConfig, mailsByKey, postAlerts, sleep, statusOf, until, type Scenario } from '../support.ts';
+
+// SMTP down for longer than the retry budget. The relay refuses connections while ten incidents page: each page is
+// retried until `escalation.outbox.max_age` (12 s here) and then given up as a dead letter (reason expired), visible
+// in the API, the metrics and the incident's timeline, and not retried after that. Then the relay answers but refuses
+// every recipient (550): three more pages are dead at once (reason permanent). One incident is acknowledged meanwhile.
+// When the relay works again and a new page is delivered, the dead pages of the incidents still open are re-driven
+// once each and delivered once; the acknowledged incident's page stays dead. kuzet never stops.
+
+const MAX_AGE_S = 12;
+const REFUSED = 10;
+const REJECTED = 3;
+
+export const scenario: Scenario = {
+  name: 'smtp-down',
+  title: `SMTP down for longer than the retry budget (max_age ${MAX_AGE_S} s): dead letters, visible, re-driven once when mail works again`,
+  async run(h) {
+    const port = await h.port();
+    const k = await h.startKuzet({
+      name: 'kuzet',
+      port,
+      configYaml: kuzetConfig({ port, dbUrl: h.dbUrl, smtpPort: h.smtp.port, steps: ['0s', '1h'], smtpTimeout: '2s', outbox: { max_age: `${MAX_AGE_S}s`, base_backoff: '1s', max_backoff: '2s', lease: '5s' } }),
+    });
+    const count = async (sql: string, params: unknown[] = []) => Number((await h.sql<{ n: number }>(sql, params))[0]!.n);
+    const incidentOf = async (fp: number) => Number((await h.sql<{ id: number }>(`SELECT id FROM incidents WHERE labels->>'instance' = $1`, [`host-${fp}.chaos:443`]))[0]!.id);
+
+    // 1. The relay is gone: connections are refused for longer than max_age.
+    await h.smtp.setMode('down');
+    const downAt = Date.now();
+    assert.equal(await postAlerts(k.url, Array.from({ length: REFUSED }, (_, i) => chaosAlert(i, `m${i}`))), 200);
+    h.progress(`SMTP refuses connections; ${REFUSED} incidents paging`);
+    await until(`${REFUSED} dead letters`, async () => (await count(`SELECT count(*)::int AS n FROM outbox WHERE state = 'dead'`)) === REFUSED, (MAX_AGE_S + 20) * 1000, 500);
+    const deadAfter = (Date.now() - downAt) / 1000;
+    const attempts = await count(`SELECT coalesce(sum(attempts), 0)::int AS n FROM outbox`);
+    h.progress(`all ${REFUSED} pages dead after ${deadAfter.toFixed(1)} s, ${attempts} attempts; checking they are not retried`);
+    await sleep(5_000);
+    const attemptsLater = await count(`SELECT coalesce(sum(attempts), 0)::int AS n FROM outbox`);
+    const expired = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_dead' AND detail->>'reason' = 'expired'`);
+
+    // 2. The relay answers again but refuses every recipient: a permanent refusal, dead at once.
+    await h.smtp.setMode('reject');
+    const refusedFor = (Date.now() - downAt) / 1000;
+    assert.equal(await postAlerts(k.url, Array.from({ length: REJECTED }, (_, i) => chaosAlert(100 + i, `r${i}`))), 200);
+    await until(`${REFUSED + REJECTED} dead letters`, async () => (await count(`SELECT count(*)::int AS n FROM outbox WHERE state = 'dead'`)) === REFUSED + REJECTED, 15_000, 250);
+    const permanent = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_dead' AND detail->>'reason' = 'permanent'`);
+
+    // 3. The dead letters are visible: the API, the metric, every incident's timeline. kuzet is up and ready.
+    const listed = await k.api('/api/v1/notifications/dead-letters?limit=100');
+    assert.equal(listed.status, 200);
+    const listedIds = ((listed.body as { items: Array<{ id: number }> }).items ?? []).map((x) => x.id);
+    const metrics = await (await fetch(`${k.url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const gauge = Number(/^kuzet_notification_dead_letters (\d+)/m.exec(metrics)?.[1] ?? NaN);
+    const onTimeline = await count(`SELECT count(DISTINCT incident_id)::int AS n FROM incident_events WHERE kind = 'notification_dead'`);
+    const ready = await statusOf(`${k.url}/readyz`);
+    // One incident is acknowledged before mail works again: its page must not be re-driven.
+    const acked = await incidentOf(0);
+    assert.equal((await k.api(`/api/v1/incidents/${acked}/ack`, { method: 'POST', body: { note: 'seen on the console' } })).status, 200);
+
+    // 4. The relay works again. A new incident pages; its delivery tells kuzet mail works, and the dead letters of
+    // incidents still open are re-driven.
+    await h.smtp.setMode('up');
+    const upAt = Date.now();
+    assert.equal(await postAlerts(k.url, [chaosAlert(200, 'after')]), 200);
+    const wanted = REFUSED + REJECTED - 1 + 1; // every dead page but the acknowledged incident's, and the new one
+    h.progress(`SMTP accepts mail again; waiting for ${wanted} pages`);
+    let waited = '';
+    try {
+      await until(`${wanted} pages delivered`, () => h.smtp.mails.length >= wanted, 30_000, 250);
+    } catch (err) {
+      waited = (err as Error).message;
+    }
+    const deliveredIn = (Date.now() - upAt) / 1000;
+    await sleep(6_000); // a lease's length more: a repeat would show
+    const redriven = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_redriven'`);
+    const redrivenTwice = await count(`SELECT count(*)::int AS n FROM (SELECT detail->>'outbox_id' FROM incident_events WHERE kind = 'notification_redriven' GROUP BY 1 HAVING count(*) > 1) x`);
+    const stillDead = await h.sql<{ subject_id: string }>(`SELECT subject_id::text FROM outbox WHERE state = 'dead'`);
+    const pages = mailsByKey(h.smtp.mails);
+    Object.assign(h.figures, {
+      'SMTP refusing connections seconds': refusedFor.toFixed(1),
+      'SMTP refusing recipients (550) seconds': ((upAt - downAt) / 1000 - refusedFor).toFixed(1),
+      'pages attempted': `${REFUSED + REJECTED} pages, ${attemptsLater + REJECTED} attempts`,
+      'dead letters': `${REFUSED + REJECTED} (expired ${expired} after ${deadAfter.toFixed(1)} s, permanent ${permanent})`,
+      'attempts after dead (5 s later)': attemptsLater - attempts,
+      'visible: API / metric / timelines': `${listedIds.length} / ${gauge} / ${onTimeline}`,
+      'readyz while mail is down': ready,
+      're-driven': redriven,
+      're-driven twice': redrivenTwice,
+      'delivered after recovery': `${h.smtp.mails.length} in ${deliveredIn.toFixed(1)} s`,
+      'still dead (acknowledged incident)': stillDead.length,
+      duplicates: pages.doubled.length,
+      'kuzet alive': k.alive() ? 'yes' : 'no',
+    });
+    assert.ok(k.alive(), 'kuzet stopped while mail was down');
+    assert.equal(ready, 200, 'kuzet is ready while mail is down');
+    assert.equal(expired, REFUSED, 'every page refused for longer than max_age died with reason expired');
+    assert.ok(deadAfter < MAX_AGE_S + 10, `the pages died ${deadAfter} s after they were made (max_age ${MAX_AGE_S} s)`);
+    assert.equal(attemptsLater, attempts, 'a dead letter is not retried');
+    assert.equal(permanent, REJECTED, 'a 550 is a dead letter at once');
+    assert.equal(listedIds.length, REFUSED + REJECTED, 'every dead letter is listed by the API');
+    assert.equal(gauge, REFUSED + REJECTED, 'kuzet_notification_dead_letters counts them');
+    assert.equal(onTimeline, REFUSED + REJECTED, 'every incident shows its dead page');
+    assert.equal(waited, '', waited);
+    assert.equal(redriven, REFUSED + REJECTED - 1, 'every dead page of an incident still open is re-driven');
+    assert.equal(redrivenTwice, 0, 'a dead letter is re-driven at most once');
+    assert.deepEqual(stillDead.map((r) => Number(r.subject_id)), [acked], 'only the acknowledged incident keeps its dead page');
+    assert.deepEqual(pages.doubled, [], 'no page delivered twice');
+    assert.equal(h.smtp.mails.length, wanted, 'one mail per page of an open incident');
+    return h.figures;
+  },
+};
