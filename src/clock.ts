@@ -56,6 +56,15 @@ export class FakeClock implements Clock {
     this.#now = target;
   }
 
+  /**
+   * Step the wall clock by `ms`, either way (NTP, an operator), as a real host does: now() jumps, while the
+   * pending timers keep their remaining delays (Node's timers are monotonic) and none fires because of the step.
+   */
+  step(ms: number): void {
+    this.#now += ms;
+    for (const t of this.#timers.values()) t.due += ms;
+  }
+
   set(at: number | string | Date): void {
     const t = new Date(at).getTime();
     if (t < this.#now) throw new Error('FakeClock cannot go backwards');

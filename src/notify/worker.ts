@@ -67,6 +67,8 @@ export class DeliveryWorker {
   readonly #log: Logger;
   readonly #id: string;
   readonly #inflight = new Set<Promise<void>>();
+  /** Outbox ids this worker is delivering right now: never claimed again by it, whatever the wall clock says. */
+  readonly #inflightIds = new Set<number>();
   readonly #buckets = new Map<string, Bucket>();
   readonly #outcomes?: Counter<'channel' | 'outcome'>;
   readonly #latency?: Histogram<'channel'>;
@@ -221,19 +223,28 @@ export class DeliveryWorker {
     if (free <= 0) return 0;
     const now = this.#deps.clock.now();
     const lease = parseDuration(s.lease) ?? DEFAULTS.leaseMs;
+    // Wall-clock steps (see "Time" in README.md):
+    // - a retry or a rate-limit wait is never longer than max_backoff (a rate wait at most a minute). A pending row
+    //   due further ahead than that was timed on a clock that has since been set back: it is due now, not an hour late;
+    // - a row this worker is still delivering is never claimed again by it, even when a forward step ended its lease.
+    const stale = now + (parseDuration(s.max_backoff) ?? DEFAULTS.maxMs) + 60_000;
     const r = await this.#deps.store.query<OutboxRow>(
       `UPDATE outbox SET state = 'sending', claimed_until = $2, claimed_by = $3, attempts = attempts + 1
-        WHERE id IN (SELECT id FROM outbox WHERE ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND claimed_until <= $1))
+        WHERE id IN (SELECT id FROM outbox WHERE ((state = 'pending' AND (next_attempt_at <= $1 OR next_attempt_at > $5)) OR (state = 'sending' AND claimed_until <= $1))
+                       AND id NOT IN (SELECT (jsonb_array_elements_text($6::jsonb))::bigint)
                      ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED)
         RETURNING ${OUTBOX_COLUMNS}`,
-      [new Date(now).toISOString(), new Date(now + lease).toISOString(), this.#id, free],
+      [new Date(now).toISOString(), new Date(now + lease).toISOString(), this.#id, free, new Date(stale).toISOString(), JSON.stringify([...this.#inflightIds])],
     );
     // Every slot taken: there may be more due, so a finished delivery looks again (not the next poll).
     const full = r.rows.length >= free;
     for (const row of r.rows) {
+      const id = Number(row.id);
+      this.#inflightIds.add(id);
       const p = this.#deliver(rowToItem(row)).catch((err) => this.#log.error('delivery bookkeeping failed', { err }));
       this.#inflight.add(p);
       void p.finally(() => {
+        this.#inflightIds.delete(id);
         this.#inflight.delete(p);
         if (full && this.#running) void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
       });
@@ -246,7 +257,8 @@ export class DeliveryWorker {
     const rate = cfg?.rate_per_minute;
     if (!rate) return 0;
     const b = this.#buckets.get(name) ?? { tokens: rate, at: now };
-    b.tokens = Math.min(rate, b.tokens + ((now - b.at) * rate) / 60_000);
+    // max(0, …): a wall clock set back must not take tokens away (an hour back would hold the channel for an hour).
+    b.tokens = Math.min(rate, b.tokens + (Math.max(0, now - b.at) * rate) / 60_000);
     b.at = now;
     this.#buckets.set(name, b);
     if (b.tokens >= 1) {
