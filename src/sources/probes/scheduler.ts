@@ -78,9 +78,11 @@ export class Scheduler {
 
   /**
    * Replace the job set (reload). Jobs kept by name keep their schedule when their interval is unchanged.
-   * New jobs named in `dueNow` run at once (a run of theirs was missed elsewhere), then on their grid.
+   * New jobs named in `dueNow` run at once (a run of theirs was missed elsewhere), then on their grid. New jobs
+   * take their first slot at or after `since` (default now), so a slot that passed while the caller was deciding
+   * runs late rather than not at all.
    */
-  setJobs(jobs: readonly Job[], dueNow?: ReadonlySet<string>): void {
+  setJobs(jobs: readonly Job[], dueNow?: ReadonlySet<string>, since?: number): void {
     const now = this.#clock.now();
     const keep = new Set(jobs.map((j) => j.name));
     for (const [name, e] of this.#entries) {
@@ -97,7 +99,7 @@ export class Scheduler {
         old.job = job;
         continue;
       }
-      const first = this.#firstDue(job, now);
+      const first = this.#firstDue(job, Math.min(since ?? now, now));
       const e: Entry = { job, due: dueNow?.has(job.name) ? Math.min(now, first) : first, lastDue: 0, running: false, removed: false };
       this.#entries.set(job.name, e);
       this.#heap.push(e);

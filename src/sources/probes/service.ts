@@ -176,6 +176,7 @@ export class ProbeService {
   async rebalance(takeover = false): Promise<void> {
     const cluster = this.#d.cluster;
     if (!cluster) return;
+    const since = this.#d.clock.now(); // slots from here on are ours, even those passing while we read the store
     const gained = [...this.#slots.keys()].filter((n) => !this.#owned.has(n) && cluster.owns(n));
     let dueNow: Set<string> | undefined;
     if (gained.length && this.#d.store) {
@@ -188,14 +189,13 @@ export class ProbeService {
       } catch (err) {
         this.#d.logger?.warn('could not read the state of probes taken over; starting them afresh', { err });
       }
-      if (takeover) dueNow = await this.#missedSlots(gained);
+      if (takeover) dueNow = await this.#missedSlots(gained, since);
     }
-    this.#schedule(dueNow);
+    this.#schedule(dueNow, since);
   }
 
   /** Of `names`, those whose latest grid slot has no result from any instance (unknown: all of them). */
-  async #missedSlots(names: readonly string[]): Promise<Set<string>> {
-    const now = this.#d.clock.now();
+  async #missedSlots(names: readonly string[], now: number): Promise<Set<string>> {
     const prev = new Map(names.map((n) => [n, this.#scheduler.previousSlot(n, this.#slots.get(n)!.resolved.intervalMs, now)]));
     const oldest = Math.min(...prev.values());
     try {
@@ -227,7 +227,7 @@ export class ProbeService {
     return this.#owned;
   }
 
-  #schedule(dueNow?: ReadonlySet<string>): void {
+  #schedule(dueNow?: ReadonlySet<string>, since?: number): void {
     const cluster = this.#d.cluster;
     const mine = [...this.#slots.values()].filter((s) => !cluster || cluster.owns(s.resolved.name));
     const owned = new Set(mine.map((s) => s.resolved.name));
@@ -237,7 +237,7 @@ export class ProbeService {
       if (s && !owned.has(n)) this.#metrics?.up.remove({ probe: n, system: s.resolved.system });
     }
     this.#owned = owned;
-    this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)), dueNow);
+    this.#scheduler.setJobs(mine.map((s) => this.#job(s.resolved.name, s.resolved.intervalMs)), dueNow, since);
   }
 
   async start(): Promise<void> {

@@ -139,3 +139,31 @@ test('a wall clock set back by an hour does not stall probes for that hour', asy
   assert.ok(log.length >= 3 + 10, `ran ${log.length - 3} times in the 2 minutes after the step`);
   await s.stop();
 });
+
+test('jobs taken over: named ones run at once; a slot that passed since the decision runs late, not an interval later', async () => {
+  const clock = new FakeClock('2026-01-05T00:00:00Z');
+  const log: [string, number][] = [];
+  const s = new Scheduler({ clock });
+  s.start();
+  const a = job('taken-a', 30_000, log, clock);
+  const b = job('taken-b', 30_000, log, clock);
+  const since = clock.now();
+  const slotB = s.previousSlot('taken-b', 30_000, since) + 30_000; // b's next slot after `since`
+  assert.ok(slotB > since && slotB <= since + 30_000);
+  clock.set(slotB + 200); // the caller read the store meanwhile: b's slot passed
+  s.setJobs([a, b], new Set(['taken-a']), since);
+  await settle();
+  clock.advance(0);
+  await settle();
+  const at = Object.fromEntries(log.map(([n, t]) => [n, t]));
+  assert.equal(at['taken-a'], slotB + 200, 'a (its slot missed elsewhere) ran at once');
+  assert.equal(at['taken-b'], slotB + 200, 'b, whose slot passed during the decision, ran at once too');
+  // Without `since`, b would wait for its slot an interval later.
+  const log2: [string, number][] = [];
+  const s2 = new Scheduler({ clock });
+  s2.start();
+  s2.setJobs([job('taken-b', 30_000, log2, clock)]);
+  assert.equal(s2.dueOf('taken-b'), slotB + 30_000);
+  await s.stop();
+  await s2.stop();
+});
