@@ -140,3 +140,46 @@ async function combinedStatus(q: Queryable, probe: string): Promise<'up' | 'down
   const r = await q.query<{ status: 'up' | 'down' }>('SELECT status FROM probe_locations WHERE probe = $1 AND location = $2', [probe, COMBINED]);
   return r.rows[0]?.status ?? 'up';
 }
+
+/** What an incident shows of a probe's locations (the console's incident page and GET /api/v1/incidents/:id). */
+export interface IncidentLocations {
+  /** Locations that must see the probe failing (confirm.locations when it fired); null if not known. */
+  required: number | null;
+  /** Live locations that see it down, and live locations (with any instance): now, or when it fired. */
+  down: number;
+  of: number;
+  /** 'current': each location's latest view; 'at_firing': the views the last firing signal carried (no current rows). */
+  view: 'current' | 'at_firing';
+  views: LocationView[];
+}
+
+interface FiredLocations {
+  required?: number;
+  down?: number;
+  of?: number;
+  views?: Array<{ location: string; status: 'up' | 'down'; since: string; instance: string | null; live: boolean; reason: string | null }>;
+}
+
+/**
+ * The locations of a probe incident: each location's current view of the probe (the latest `probe_locations` rows,
+ * live or not at `now`), with the number needed from the last firing signal. When the probe no longer has rows (removed
+ * since), the views recorded on that signal. Null for other incidents and for probes confirmed from one place.
+ */
+export async function incidentLocations(q: Queryable, inc: { id: number; source: string; check: string }, now: number): Promise<IncidentLocations | null> {
+  if (inc.source !== 'probe') return null;
+  const [views, fired, live] = await Promise.all([
+    locationViews(q, inc.check, now),
+    q.query<{ locations: FiredLocations | string }>(
+      `SELECT payload->'locations' AS locations FROM signals WHERE incident_id = $1 AND status = 'firing' AND payload ? 'locations' ORDER BY id DESC LIMIT 1`, [inc.id]),
+    liveLocations(q, now),
+  ]);
+  const raw = fired.rows[0]?.locations;
+  const f = (typeof raw === 'string' ? JSON.parse(raw) : raw) as FiredLocations | undefined;
+  const required = typeof f?.required === 'number' ? f.required : null;
+  if (views.length) {
+    return { required, down: views.filter((v) => v.live && v.status === 'down').length, of: live, view: 'current', views };
+  }
+  if (!f?.views?.length) return null;
+  const old = f.views.map((v) => ({ location: v.location, status: v.status, since: Date.parse(v.since), instance: v.instance ?? null, reason: v.reason ?? null, live: v.live === true }));
+  return { required, down: f.down ?? old.filter((v) => v.live && v.status === 'down').length, of: f.of ?? old.length, view: 'at_firing', views: old };
+}

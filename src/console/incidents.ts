@@ -1,3 +1,4 @@
+import type { IncidentLocations } from '../cluster/quorum.ts';
 import type { Runbook } from '../notify/runbooks.ts';
 import { SEVERITIES } from '../signals/signal.ts';
 import { esc, when } from './layout.ts';
@@ -100,10 +101,22 @@ function timelineRow(lang: Lang, r: TimelineRow): string {
   return `<tr class="tl-event"><td>${esc(when(r.at))}</td><td>${esc(e.kind)}${eventText(e.detail) ? `<br>${esc(eventText(e.detail))}` : ''}</td><td>${esc(e.actor)}</td></tr>`;
 }
 
+/** Each location's view of a probe confirmed from several places: status, since when, which instance, why, live or not. */
+export function renderLocations(lang: Lang, loc: IncidentLocations | null): string {
+  if (!loc) return '';
+  const fill = (key: Key, v: Record<string, string | number>) => t(lang, key).replace(/\{(\w)\}/g, (_, k: string) => String(v[k] ?? ''));
+  const head = [loc.required !== null ? fill('locNeeded', { k: loc.required, n: loc.of }) : '', fill('locDownCount', { d: loc.down })].filter(Boolean).join(' · ');
+  const items = loc.views.map((v) => `<li class="card" data-location="${esc(v.location)}" data-status="${v.status}" data-live="${v.live}">
+<strong>${esc(v.location)}</strong> · <span class="loc-status">${t(lang, v.status === 'down' ? 'locDown' : 'locUp')}</span> · <span class="loc-since">${esc(fill('locSince', { t: when(v.since) }))}</span>
+· <span class="loc-live">${t(lang, v.live ? 'locLive' : 'locGone')}</span>${v.instance ? `<br>${t(lang, 'locInstance')}: <span class="loc-instance">${esc(v.instance)}</span>` : ''}${v.reason ? `<br>${t(lang, 'reason')}: <span class="loc-reason">${esc(v.reason)}</span>` : ''}</li>`).join('\n');
+  return `<section id="locations" data-view="${loc.view}"><h2>${t(lang, 'locations')}</h2><p id="locations-needed">${esc(head)}</p>${loc.view === 'at_firing' ? `<p class="muted">${t(lang, 'locAtFiring')}</p>` : ''}<ul class="locations">${items}</ul></section>`;
+}
+
 export function renderIncident(o: {
   lang: Lang; inc: PublicIncident; now: number; systems: readonly SystemName[]; timeline: TimelineRow[]; escalations: EscalationRow[];
   nextStep: { at: number; step: number } | null; requests: Array<{ number: string; kind: string; status: string; dueAt: number }>;
   runbook: Runbook | null; publicNotes: Array<{ text: string; author: string; at: number }>; csrf: string; flash?: string;
+  locations?: IncidentLocations | null;
 }): string {
   const { lang, inc, now } = o;
   const opened = Date.parse(inc.opened_at!);
@@ -140,5 +153,5 @@ ${open ? `<form method="post" action="${act('silence')}" class="card">${csrfFiel
 <form method="post" action="${act('public-note')}" class="card">${csrfField(o.csrf)}<label for="public-note">${t(lang, 'publicNote')}</label><textarea id="public-note" name="text" required maxlength="2000" aria-describedby="public-note-hint"></textarea><div class="hint" id="public-note-hint">${t(lang, 'publicNoteHint')}</div><button type="submit">${t(lang, 'publish')}</button></form>
 </div>`;
   const flash = o.flash ? `<div class="ok" role="status">${esc(o.flash)}</div>` : '';
-  return `${flash}<p class="muted">${esc(inc.title)}</p>${summary}${actions}${deadlines}${timeline}${reqs}${runbook}${notes}`;
+  return `${flash}<p class="muted">${esc(inc.title)}</p>${summary}${renderLocations(lang, o.locations ?? null)}${actions}${deadlines}${timeline}${reqs}${runbook}${notes}`;
 }

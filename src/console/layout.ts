@@ -47,6 +47,8 @@ th{background:#eef0f3}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 ol li{margin:.25rem 0}
+ul.locations{list-style:none;padding:0;margin:0;display:grid;gap:.4rem}ul.locations li{overflow-wrap:anywhere}
+#locations li[data-status=down] .loc-status{color:#a11;font-weight:600}
 @media (max-width:40rem){main{padding:.5rem}dl{grid-template-columns:1fr}dd{margin-bottom:.4rem}}`;
 
 export const CONSOLE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; ` +

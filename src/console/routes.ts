@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEntry } from '../access/audit.ts';
 import { allows, type Principal, type Role, type TokenVerifier } from '../access/tokens.ts';
 import { parseDuration, type Clock } from '../clock.ts';
+import { incidentLocations } from '../cluster/quorum.ts';
 import { KuzetError } from '../errors.ts';
 import { consumeAckToken, verifyAckToken } from '../escalation/ack-link.ts';
 import type { EscalationConfig } from '../escalation/config.ts';
@@ -181,15 +182,16 @@ export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps
       const lang = langOf(req, reply);
       const inc = id === null ? null : await getIncidentRow(d.store, id);
       if (!inc || id === null) return fail(req, reply, 404, `${t(lang, 'incident')} #${(req.params as { id: string }).id}: ${t(lang, 'notFound')}`);
-      const [timeline, escalations, steps, requests, publicNotes] = await Promise.all([
+      const [timeline, escalations, steps, requests, publicNotes, locations] = await Promise.all([
         incidentTimeline(d.store, id), incidentEscalations(d.store, id), nextSteps(d.store, inc.status === 'open' ? [id] : []), linkedRequests(d.store, id), publicNotesOf(d.store, id),
+        incidentLocations(d.store, { id, source: inc.source, check: inc.check }, d.clock.now()),
       ]);
       const runbook = chooseRunbook(d.runbooks(), subjectLabels({ ...inc, labels: inc.labels }));
       const f = { ...frame(req, reply, `${t(lang, 'incident')} #${id}: ${sysName(d.systems(), inc.system, lang)}`), live: `/live?incident=${id}` };
       const flash = (req.query as Record<string, string>).done;
       return sendPage(reply, 200, page(f, renderIncident({
         lang, inc, now: d.clock.now(), systems: d.systems(), timeline, escalations, nextStep: steps.get(id) ?? null, requests, runbook, publicNotes,
-        csrf: req.consoleSession!.csrf, flash: flash ? t(lang, 'done') : undefined,
+        csrf: req.consoleSession!.csrf, flash: flash ? t(lang, 'done') : undefined, locations,
       })));
     });
 

@@ -27,6 +27,8 @@ export interface ProbeInfo {
   maxValue?: number;
   /** sql probes judging a cadence's last finished period (`sql.period`): they fail during the period after. */
   period?: string;
+  /** confirm.locations: how many locations must see it failing (default 1). */
+  locations?: number;
 }
 
 /** A maintenance window as the probe files declare it. */
@@ -215,22 +217,81 @@ export interface LatencyRow {
 }
 
 /**
- * Latency from the daily roll-ups of the availability probes: each percentile is the mean of the daily
- * percentiles weighted by the day's result count (a roll-up keeps percentiles, not the distribution).
+ * Which daily roll-up rows make a probe's downtime (the `pick` flag of the query below). A probe probed from one
+ * location on a day: that location's row, as ever. A probe probed from several locations on a day: the time during
+ * which at least confirm.locations of them saw it failing (row '*k', see src/sources/probes/results.ts): the same
+ * rule that opens its incident, so a failure seen from one place only (a broken network path) does not count as the
+ * service being down unless one place is all the probe needs.
  */
-export async function latencyFromRollups(q: Queryable, systems: string[], probeNames: string[], p: Period): Promise<Map<string, LatencyRow>> {
+const PICKED_ROWS = `x AS (
+       SELECT r.*, (r.location NOT LIKE '*%') AS real,
+              CASE WHEN m.probe IS NULL THEN r.location NOT LIKE '*%' ELSE r.location = '*' || COALESCE(($5::jsonb->>r.probe)::int, 1) END AS pick
+       FROM probe_rollups r
+       LEFT JOIN (SELECT probe, period_start FROM probe_rollups
+                   WHERE period = 'day' AND probe = ANY($2::text[]) AND location NOT LIKE '*%' AND period_start >= $3::timestamptz AND period_start < $4::timestamptz
+                   GROUP BY 1, 2 HAVING count(*) > 1) m ON m.probe = r.probe AND m.period_start = r.period_start
+       WHERE r.period = 'day' AND r.system = ANY($1::text[]) AND r.probe = ANY($2::text[])
+         AND r.period_start >= $3::timestamptz AND r.period_start < $4::timestamptz
+     )`;
+const weighted = (col: string) => `(sum(${col} * count) FILTER (WHERE ${col} IS NOT NULL AND real) / NULLIF(sum(count) FILTER (WHERE ${col} IS NOT NULL AND real), 0))::float8`;
+const requiredOf = (probes: readonly Pick<ProbeInfo, 'name' | 'locations'>[]) => JSON.stringify(Object.fromEntries(probes.map((x) => [x.name, Math.max(1, x.locations ?? 1)])));
+
+/**
+ * Latency from the daily roll-ups of the availability probes: each percentile is the mean of the daily
+ * percentiles weighted by the day's result count (a roll-up keeps percentiles, not the distribution). Results
+ * and percentiles count every location; probe downtime follows PICKED_ROWS.
+ */
+export async function latencyFromRollups(q: Queryable, systems: string[], probes: readonly Pick<ProbeInfo, 'name' | 'locations'>[], p: Period): Promise<Map<string, LatencyRow>> {
   const r = await q.query<{ system: string; n: string | number; f: string | number; down: number | null; p50: number | null; p95: number | null; p99: number | null }>(
-    `SELECT system, COALESCE(sum(count), 0) AS n, COALESCE(sum(failures), 0) AS f, sum(downtime_seconds)::float8 AS down,
-            (sum(p50_ms * count) FILTER (WHERE p50_ms IS NOT NULL) / NULLIF(sum(count) FILTER (WHERE p50_ms IS NOT NULL), 0))::float8 AS p50,
-            (sum(p95_ms * count) FILTER (WHERE p95_ms IS NOT NULL) / NULLIF(sum(count) FILTER (WHERE p95_ms IS NOT NULL), 0))::float8 AS p95,
-            (sum(p99_ms * count) FILTER (WHERE p99_ms IS NOT NULL) / NULLIF(sum(count) FILTER (WHERE p99_ms IS NOT NULL), 0))::float8 AS p99
-       FROM probe_rollups
-      WHERE period = 'day' AND system = ANY($1::text[]) AND probe = ANY($2::text[])
-        AND period_start >= $3::timestamptz AND period_start < $4::timestamptz
-      GROUP BY system`,
-    [systems, probeNames, new Date(p.from).toISOString(), new Date(p.to).toISOString()],
+    `WITH ${PICKED_ROWS}
+     SELECT system, COALESCE(sum(count) FILTER (WHERE real), 0) AS n, COALESCE(sum(failures) FILTER (WHERE real), 0) AS f,
+            (sum(downtime_seconds) FILTER (WHERE pick))::float8 AS down, ${weighted('p50_ms')} AS p50, ${weighted('p95_ms')} AS p95, ${weighted('p99_ms')} AS p99
+       FROM x GROUP BY system`,
+    [systems, probes.map((x) => x.name), new Date(p.from).toISOString(), new Date(p.to).toISOString(), requiredOf(probes)],
   );
   return new Map(r.rows.map((x) => [x.system, { system: x.system, results: Number(x.n), failures: Number(x.f), probeDowntimeS: Number(x.down ?? 0), p50: x.p50, p95: x.p95, p99: x.p99 }]));
+}
+
+export interface LocationFigures {
+  system: string;
+  probe: string;
+  /** A location, or null for the probe's overall figure (PICKED_ROWS). */
+  location: string | null;
+  results: number;
+  failures: number;
+  downS: number;
+  maintenanceDownS: number;
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/**
+ * Per location, for the probes probed from more than one location on some day of the period: each location's
+ * own figures (its results alone: a failure lasts until that location's next result), then the probe's overall
+ * row (location null) whose downtime follows PICKED_ROWS.
+ */
+export async function locationFigures(q: Queryable, systems: string[], probes: readonly Pick<ProbeInfo, 'name' | 'locations'>[], p: Period): Promise<LocationFigures[]> {
+  const r = await q.query<{ system: string; probe: string; location: string | null; n: string | number; f: string | number; down: number | null; mdown: number | null; p50: number | null; p95: number | null; p99: number | null }>(
+    `WITH ${PICKED_ROWS}, multi AS (
+       SELECT DISTINCT probe FROM x WHERE real GROUP BY probe, period_start HAVING count(*) > 1
+     )
+     SELECT system, probe, location, n, f, down, mdown, p50, p95, p99 FROM (
+       SELECT system, probe, location, sum(count) AS n, sum(failures) AS f, sum(downtime_seconds)::float8 AS down,
+              sum(maintenance_downtime_seconds)::float8 AS mdown, ${weighted('p50_ms')} AS p50, ${weighted('p95_ms')} AS p95, ${weighted('p99_ms')} AS p99
+         FROM x WHERE real AND probe IN (SELECT probe FROM multi) GROUP BY system, probe, location
+       UNION ALL
+       SELECT system, probe, NULL, COALESCE(sum(count) FILTER (WHERE real), 0), COALESCE(sum(failures) FILTER (WHERE real), 0),
+              COALESCE(sum(downtime_seconds) FILTER (WHERE pick), 0)::float8, COALESCE(sum(maintenance_downtime_seconds) FILTER (WHERE pick), 0)::float8,
+              ${weighted('p50_ms')}, ${weighted('p95_ms')}, ${weighted('p99_ms')}
+         FROM x WHERE probe IN (SELECT probe FROM multi) GROUP BY system, probe
+     ) t ORDER BY system, probe, location NULLS LAST`,
+    [systems, probes.map((x) => x.name), new Date(p.from).toISOString(), new Date(p.to).toISOString(), requiredOf(probes)],
+  );
+  return r.rows.map((x) => ({
+    system: x.system, probe: x.probe, location: x.location, results: Number(x.n), failures: Number(x.f), downS: Number(x.down ?? 0),
+    maintenanceDownS: Number(x.mdown ?? 0), p50: x.p50, p95: x.p95, p99: x.p99,
+  }));
 }
 
 export const dayLabel = (d: number): string => dateOf(d);

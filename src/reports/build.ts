@@ -1,6 +1,6 @@
 import { almatyOffsetMinutes, dateOf, dayNumber, formatLocalIso, fromLocal, toLocal, type WorkingCalendar } from '../requests/calendar.ts';
 import type { Queryable } from '../store/store.ts';
-import { availabilityPct, dayLabel, latencyFromRollups, loadEpisodes, maintenanceIntervals, systemAvailability, type Episode, type MaintenanceInfo, type ProbeInfo } from './availability.ts';
+import { availabilityPct, dayLabel, latencyFromRollups, loadEpisodes, locationFigures, maintenanceIntervals, systemAvailability, type Episode, type MaintenanceInfo, type ProbeInfo } from './availability.ts';
 import type { ReportKind } from './config.ts';
 import { clip, union } from './intervals.ts';
 import { periodJson, sealReport, type BarChart, type CalendarFact, type Cell, type Report, type Table, type TextSection } from './model.ts';
@@ -130,7 +130,8 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
   const probes = new Map(ctx.probes.map((x) => [x.name, x]));
   const episodes = await loadEpisodes(ctx.q, ids, probes, p.from, p.to, ctx.now);
   const availProbes = ctx.probes.filter((x) => x.availability && ids.includes(x.system));
-  const latency = await latencyFromRollups(ctx.q, ids, availProbes.map((x) => x.name), p);
+  const latency = await latencyFromRollups(ctx.q, ids, availProbes, p);
+  const perLocation = await locationFigures(ctx.q, ids, availProbes, p);
   // Every other incident of these systems open during an outage "saw" it too (a user report, a log rule, the SOC).
   const others = await ctx.q.query<{ id: string | number; system: string; source: string; opened_at: Date; resolved_at: Date | null }>(
     `SELECT id, system, source, opened_at, resolved_at FROM incidents
@@ -141,6 +142,7 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
   const seen = others.rows.map((x) => ({ id: Number(x.id), system: x.system, source: x.source, from: ms(x.opened_at)!, to: ms(x.resolved_at) ?? Infinity }));
   const rows: Record<string, Cell>[] = [];
   const outages: Record<string, Cell>[] = [];
+  const locations: Record<string, Cell>[] = [];
   const charts: BarChart[] = [];
   let sumPct = 0;
   let nPct = 0;
@@ -176,6 +178,24 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
       p95_ms: round(l?.p95 ?? null, 1),
       p99_ms: round(l?.p99 ?? null, 1),
     });
+    // Probes probed from several locations: each location's availability, then the probe's overall figure.
+    for (const x of perLocation.filter((y) => y.system === s.id)) {
+      const down = (x.downS - (req.excludeMaintenance ? x.maintenanceDownS : 0)) * 1000;
+      locations.push({
+        system: s.id,
+        probe_name: x.probe,
+        location: x.location ?? 'all_locations',
+        required_locations: x.location === null ? Math.max(1, probes.get(x.probe)?.locations ?? 1) : null,
+        availability_pct: a.countedMs > 0 ? round(100 * (1 - Math.min(down, a.countedMs) / a.countedMs), 4) : null,
+        probe_down_min: minutes(down),
+        counted_min: minutes(a.countedMs),
+        results: x.results,
+        failures: x.failures,
+        p50_ms: round(x.p50, 1),
+        p95_ms: round(x.p95, 1),
+        p99_ms: round(x.p99, 1),
+      });
+    }
     for (const [start, end] of a.down) outages.push(outageRow(s.id, start, end, a.episodes, seen.filter((x) => x.system === s.id && x.from < end && x.to > start)));
     charts.push({
       id: `daily-${s.id}`,
@@ -205,11 +225,21 @@ async function availabilityReport(ctx: ReportContext, req: ReportRequest, observ
         rows,
       },
       { id: 'outages', columns: OUTAGE_COLUMNS, rows: outages },
+      ...(locations.length ? [{ id: 'locations', columns: LOCATION_COLUMNS, rows: locations }] : []),
     ],
     charts,
-    notes: ['note_down', 'note_overall', 'note_no_data', 'note_latency', ...(req.excludeMaintenance ? ['note_maintenance_excluded'] : ['note_maintenance_counted'])],
+    notes: [
+      'note_down', 'note_overall', 'note_no_data', 'note_latency', ...(locations.length ? ['note_locations'] : []),
+      ...(req.excludeMaintenance ? ['note_maintenance_excluded'] : ['note_maintenance_counted']),
+    ],
   };
 }
+
+const LOCATION_COLUMNS: Table['columns'] = [
+  { key: 'system' }, { key: 'probe_name' }, { key: 'location' }, { key: 'required_locations', type: 'int' }, { key: 'availability_pct', type: 'pct' },
+  { key: 'probe_down_min', type: 'min' }, { key: 'counted_min', type: 'min' }, { key: 'results', type: 'int' }, { key: 'failures', type: 'int' },
+  { key: 'p50_ms', type: 'ms' }, { key: 'p95_ms', type: 'ms' }, { key: 'p99_ms', type: 'ms' },
+];
 
 const OUTAGE_COLUMNS: Table['columns'] = [
   { key: 'system' }, { key: 'start', type: 'time' }, { key: 'end', type: 'time' }, { key: 'duration_min', type: 'min' }, { key: 'ongoing', type: 'bool' },

@@ -13,6 +13,7 @@ interface RawProbe {
   availability?: boolean;
   labels?: Record<string, string>;
   sql?: { expect?: { column: string; op: string; value: unknown }[]; period?: string };
+  confirm?: { locations?: number };
 }
 
 export function probeInfos(files: readonly { probes?: readonly unknown[] }[]): ProbeInfo[] {
@@ -30,6 +31,7 @@ export function probeInfos(files: readonly { probes?: readonly unknown[] }[]): P
         labels: raw.labels ?? {},
         ...(limit ? { maxValue: limit.value as number } : {}),
         ...(raw.sql?.period ? { period: raw.sql.period } : {}),
+        ...(raw.confirm?.locations ? { locations: raw.confirm.locations } : {}),
       });
     }
   }

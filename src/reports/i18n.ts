@@ -50,6 +50,7 @@ const L: Record<string, [string, string, string]> = {
   'table.jobs': ['Backup jobs', 'Задания резервного копирования', 'Сақтық көшірме тапсырмалары'],
   'table.drills': ['Restore drills', 'Проверки восстановления', 'Қалпына келтіру жаттығулары'],
   'table.feeds': ['Feeds by period', 'Обновления по периодам', 'Кезеңдер бойынша жаңартулар'],
+  'table.locations': ['Probes by location', 'Проверки по местам', 'Орындар бойынша тексерулер'],
   // sections
   'section.situation': ['Situation', 'Текущее состояние', 'Ағымдағы жағдай'],
   'section.problems': ['Problems', 'Проблемы', 'Мәселелер'],
@@ -153,6 +154,11 @@ const L: Record<string, [string, string, string]> = {
   slot_from: ['From', 'С', 'Бастап'],
   slot_to: ['To', 'По', 'Дейін'],
   failures: ['Failures', 'Сбоев', 'Ақаулар'],
+  probe_name: ['Probe', 'Проверка', 'Тексеру'],
+  location: ['Location', 'Место', 'Орын'],
+  all_locations: ['overall', 'в целом', 'жалпы'],
+  required_locations: ['Locations needed', 'Нужно мест', 'Қажет орындар'],
+  probe_down_min: ['Probe down, min', 'Проверка не проходила, мин', 'Тексеру өтпеді, мин'],
   late_min: ['Out of date, min', 'Устарели, мин', 'Ескірді, мин'],
   slots_met: ['Periods met', 'Периодов соблюдено', 'Сақталған кезеңдер'],
   slots_missed: ['Periods missed', 'Периодов нарушено', 'Бұзылған кезеңдер'],
@@ -177,6 +183,11 @@ const L: Record<string, [string, string, string]> = {
     'Latency percentiles come from the daily roll-ups of the availability probes (successful results), weighted by each day’s count. “Sum of probe downtime” adds the probes’ own downtime and counts overlaps more than once; it is shown for comparison only.',
     'Процентили времени ответа — из суточных агрегатов проверок доступности (успешные замеры), взвешенные по числу замеров за день. «Сумма простоя проверок» складывает простой каждой проверки и учитывает перекрытия несколько раз; приведена только для сравнения.',
     'Жауап уақытының процентильдері — қолжетімділік тексерулерінің тәуліктік агрегаттарынан (сәтті өлшемдер), күндік өлшем санымен салмақталған. «Тексерулердің тоқтап қалу сомасы» қабаттасуларды бірнеше рет есептейді; тек салыстыру үшін берілген.',
+  ],
+  note_locations: [
+    'A probe probed from several locations has a row per location, counting that location’s results alone (a failure lasts until the same location’s next result), and an overall row: the probe is down while at least “Locations needed” of its locations (its confirm.locations, 1 if not set) see it failing — the rule that opens its incident — so a failure seen from fewer places (a broken network path) is not counted. The systems table’s probe downtime uses the overall figure; its results count every location.',
+    'Для проверки, выполняемой из нескольких мест, приведена строка по каждому месту (только замеры из этого места: сбой длится до следующего замера из того же места) и строка «в целом»: проверка считается не проходящей, пока сбой видят не меньше мест, чем «Нужно мест» (её confirm.locations, по умолчанию 1), — по тому же правилу открывается инцидент, поэтому сбой, видимый из меньшего числа мест (неисправный сетевой путь), не учитывается. Простой проверок в таблице систем взят «в целом»; замеры учтены из всех мест.',
+    'Бірнеше орыннан орындалатын тексеру үшін әр орын бойынша жол (тек сол орынның өлшемдері: ақау сол орынның келесі өлшеміне дейін созылады) және «жалпы» жолы беріледі: ақауды кемінде «Қажет орындар» санындай орын (оның confirm.locations мәні, әдепкі 1) көрсе, тексеру өтпеді деп саналады — инцидент те осы ережемен ашылады, сондықтан азырақ орыннан көрінген ақау (желі жолының ақауы) есептелмейді. Жүйелер кестесіндегі тексерулер тоқтап қалуы «жалпы» мәнінен алынады; өлшемдер барлық орыннан есептеледі.',
   ],
   note_no_data: [
     'A system with no probe results and no outage record in the period has no availability figure (—), not 100 %.',

@@ -27,11 +27,17 @@ function csvField(v: Cell): string {
 }
 
 /**
- * The report's main table, one row per system or item, with the period, the kuzet version, the SHA-256 of
+ * The report's main table, one row per system or item (for availability, then one per probe location), with the period, the kuzet version, the SHA-256 of
  * the data and the calendar facts on every row (a CSV has nowhere else to say them). CRLF line ends.
  */
 export function renderCsv(r: Report, opts: { bom?: boolean; table?: string } = {}): string {
-  const table: Table = (opts.table ? r.tables.find((x) => x.id === opts.table) : undefined) ?? r.tables[0]!;
+  const main: Table = (opts.table ? r.tables.find((x) => x.id === opts.table) : undefined) ?? r.tables[0]!;
+  // The availability report's rows per location (probes probed from several places) follow the systems' rows in the
+  // same file, with the columns they add; they are the rows whose `location` is set.
+  const more = !opts.table && r.kind === 'availability' ? r.tables.find((x) => x.id === 'locations' && x.rows.length) : undefined;
+  const table: Table = more
+    ? { id: main.id, columns: [...main.columns, ...more.columns.filter((c) => !main.columns.some((m) => m.key === c.key))], rows: [...main.rows, ...more.rows] }
+    : main;
   const extra = ['period', 'period_from', 'period_to', 'kuzet_version', 'data_sha256', 'calendar_facts'];
   const facts = r.calendar_facts.map((f) => `${f.key}: ${f.value}`).join('; ');
   const lines = [[...table.columns.map((c) => c.key), ...extra].map(csvField).join(',')];

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../clock.ts';
+import { incidentLocations } from '../../cluster/quorum.ts';
 import type { IncidentEngine } from '../../incidents/engine.ts';
 import { getIncident, listIncidents, type IncidentFilter } from '../../incidents/queries.ts';
 import { SEVERITIES, type Signal } from '../../signals/signal.ts';
@@ -43,6 +44,27 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
       last_signal_at: { type: 'string' },
       description: { type: 'string', nullable: true, description: 'what the person who opened the incident wrote' },
       user_requests: { type: 'integer', description: 'user trouble reports linked to this incident' },
+      locations: {
+        type: 'object',
+        nullable: true,
+        description: 'probe incidents confirmed from several locations: each location\'s view (GET of one incident only)',
+        properties: {
+          required: { type: 'integer', nullable: true, description: 'locations that must see the probe failing' },
+          down: { type: 'integer' },
+          of: { type: 'integer', description: 'live locations' },
+          view: { type: 'string', enum: ['current', 'at_firing'] },
+          views: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                location: { type: 'string' }, status: { type: 'string', enum: ['up', 'down'] }, since: { type: 'string' },
+                instance: { type: 'string', nullable: true }, reason: { type: 'string', nullable: true }, live: { type: 'boolean' },
+              },
+            },
+          },
+        },
+      },
       timeline: { type: 'array', items: { type: 'object', additionalProperties: true, properties: { id: { type: 'integer' }, at: { type: 'string' }, kind: { type: 'string' }, actor: { type: 'string' }, detail: { type: 'object', additionalProperties: true } } } },
     },
   });
@@ -102,7 +124,8 @@ export async function registerIncidentRoutes(app: FastifyInstance, d: IncidentRo
   }, async (req) => {
     const inc = await getIncident(d.q, req.params.id);
     const n = d.affected ? ((await d.affected([inc.id])).get(inc.id) ?? 0) : 0;
-    return { ...inc, user_requests: n };
+    const loc = await incidentLocations(d.q, inc, d.clock.now());
+    return { ...inc, user_requests: n, locations: loc && { ...loc, views: loc.views.map((v) => ({ ...v, since: new Date(v.since).toISOString() })) } };
   });
 
   app.post<{ Body: { system: string; title: string; severity?: Signal['severity']; check?: string; description?: string; labels?: Record<string, string>; fingerprint?: string } }>('/api/v1/incidents', {

@@ -146,39 +146,69 @@ const ts = (ms: number) => new Date(ms).toISOString();
 const pct = (p: number) => `percentile_cont(${p}) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE ok)`;
 
 /**
- * Recompute hourly roll-ups for the UTC hours in [from, to). A failed result counts as downtime from its
- * start until the next result of the same probe, at most one interval and never past `now`; time is split
- * at hour boundaries (a result shortly before the hour spills into the next one).
+ * Recompute hourly roll-ups for the UTC hours in [from, to), one row per probe and location (results without a
+ * location are location ''). A failed result counts as downtime from its start until the next result of the same
+ * probe from the same location, at most one interval and never past `now`; time is split at hour boundaries (a
+ * result shortly before the hour spills into the next one). For a probe with results from several locations in the
+ * range, rows '*1', '*2', … hold the time during which at least 1, 2, … of its locations were failing.
+ * Rows of a recomputed probe and hour whose location is no longer produced (a combined level no longer reached,
+ * a row written before roll-ups were per location) are deleted.
  */
 export async function rollupHours(q: Queryable, fromMs: number, toMs: number, nowMs: number): Promise<void> {
+  const span = (s: string, e: string) => `EXTRACT(EPOCH FROM LEAST(${e}, h + interval '1 hour') - GREATEST(${s}, h))`;
   await q.query(
     `WITH r AS (
-       SELECT probe, system, started_at, duration_ms, ok, maintenance,
+       SELECT probe, COALESCE(location, '') AS location, system, started_at, duration_ms, ok, maintenance,
               LEAST(COALESCE(lead(started_at) OVER w, 'infinity'::timestamptz), started_at + make_interval(secs => interval_s), $3::timestamptz) AS ends_at
        FROM probe_results
        WHERE started_at >= date_trunc('hour', $1::timestamptz, 'UTC') - interval '1 hour' AND started_at < $2::timestamptz
-       WINDOW w AS (PARTITION BY probe ORDER BY started_at)
+       WINDOW w AS (PARTITION BY probe, COALESCE(location, '') ORDER BY started_at)
      ), agg AS (
-       SELECT probe, max(system) AS system, date_trunc('hour', started_at, 'UTC') AS period_start,
+       SELECT probe, location, max(system) AS system, date_trunc('hour', started_at, 'UTC') AS period_start,
               count(*)::int AS n, (count(*) FILTER (WHERE NOT ok))::int AS failures,
               (count(*) FILTER (WHERE NOT ok AND maintenance))::int AS mfailures,
               ${pct(0.5)} AS p50, ${pct(0.95)} AS p95, ${pct(0.99)} AS p99
-       FROM r WHERE started_at >= date_trunc('hour', $1::timestamptz, 'UTC') GROUP BY 1, 3
+       FROM r WHERE started_at >= date_trunc('hour', $1::timestamptz, 'UTC') GROUP BY 1, 2, 4
+     ), fails AS (
+       SELECT probe, location, system, started_at AS s, ends_at AS e, maintenance FROM r WHERE NOT ok AND ends_at > started_at
+     ), multi AS (
+       SELECT probe, max(system) AS system FROM r GROUP BY probe HAVING count(DISTINCT location) > 1
+     ), ev AS (
+       -- Sweep over each multi-location probe's failing stretches (one location's never overlap each other):
+       -- m = false over all of them, m = true over those inside a maintenance window.
+       SELECT f.probe, x.m, x.t, sum(x.d)::int AS d
+       FROM fails f JOIN multi USING (probe)
+       CROSS JOIN LATERAL (VALUES (false, f.s, 1), (false, f.e, -1), (true, f.s, 1), (true, f.e, -1)) AS x(m, t, d)
+       WHERE NOT x.m OR f.maintenance
+       GROUP BY 1, 2, 3
+     ), lv AS (
+       SELECT probe, m, t AS s, lead(t) OVER (PARTITION BY probe, m ORDER BY t) AS e, sum(d) OVER (PARTITION BY probe, m ORDER BY t) AS level FROM ev
+     ), stretches AS (
+       SELECT probe, location, system, s, e, false AS m FROM fails
+       UNION ALL SELECT probe, location, system, s, e, true FROM fails WHERE maintenance
+       UNION ALL SELECT lv.probe, '*' || j, multi.system, lv.s, lv.e, lv.m
+       FROM lv JOIN multi USING (probe) CROSS JOIN LATERAL generate_series(1, lv.level::int) AS j WHERE lv.level > 0 AND lv.e > lv.s
      ), down AS (
-       SELECT r.probe, max(r.system) AS system, h AS period_start,
-              sum(EXTRACT(EPOCH FROM LEAST(r.ends_at, h + interval '1 hour') - GREATEST(r.started_at, h)))::float8 AS down,
-              COALESCE(sum(EXTRACT(EPOCH FROM LEAST(r.ends_at, h + interval '1 hour') - GREATEST(r.started_at, h))) FILTER (WHERE r.maintenance), 0)::float8 AS mdown
-       FROM r CROSS JOIN LATERAL generate_series(date_trunc('hour', r.started_at, 'UTC'), r.ends_at - interval '1 millisecond', interval '1 hour') AS h
-       WHERE NOT r.ok AND r.ends_at > r.started_at AND h >= date_trunc('hour', $1::timestamptz, 'UTC') AND h < $2::timestamptz
-       GROUP BY 1, 3
+       SELECT x.probe, x.location, max(x.system) AS system, h AS period_start,
+              COALESCE(sum(${span('x.s', 'x.e')}) FILTER (WHERE NOT x.m), 0)::float8 AS down,
+              COALESCE(sum(${span('x.s', 'x.e')}) FILTER (WHERE x.m), 0)::float8 AS mdown
+       FROM stretches x CROSS JOIN LATERAL generate_series(date_trunc('hour', x.s, 'UTC'), x.e - interval '1 millisecond', interval '1 hour') AS h
+       WHERE h >= date_trunc('hour', $1::timestamptz, 'UTC') AND h < $2::timestamptz
+       GROUP BY 1, 2, 4
+     ), computed AS (
+       SELECT COALESCE(agg.probe, down.probe) AS probe, COALESCE(agg.location, down.location) AS location, COALESCE(agg.system, down.system) AS system,
+              COALESCE(agg.period_start, down.period_start) AS period_start, COALESCE(agg.n, 0) AS n, COALESCE(agg.failures, 0) AS failures,
+              COALESCE(down.down, 0) AS down, COALESCE(agg.mfailures, 0) AS mfailures, COALESCE(down.mdown, 0) AS mdown, agg.p50, agg.p95, agg.p99
+       FROM agg FULL OUTER JOIN down ON agg.probe = down.probe AND agg.location = down.location AND agg.period_start = down.period_start
+     ), stale AS (
+       DELETE FROM probe_rollups o USING (SELECT DISTINCT probe, period_start FROM computed) c
+       WHERE o.period = 'hour' AND o.probe = c.probe AND o.period_start = c.period_start
+         AND NOT EXISTS (SELECT 1 FROM computed k WHERE k.probe = o.probe AND k.period_start = o.period_start AND k.location = o.location)
      )
-     INSERT INTO probe_rollups (probe, system, period, period_start, count, failures, downtime_seconds,
+     INSERT INTO probe_rollups (probe, location, system, period, period_start, count, failures, downtime_seconds,
                                 maintenance_failures, maintenance_downtime_seconds, p50_ms, p95_ms, p99_ms, updated_at)
-     SELECT COALESCE(agg.probe, down.probe), COALESCE(agg.system, down.system), 'hour', COALESCE(agg.period_start, down.period_start),
-            COALESCE(agg.n, 0), COALESCE(agg.failures, 0), COALESCE(down.down, 0), COALESCE(agg.mfailures, 0), COALESCE(down.mdown, 0),
-            agg.p50, agg.p95, agg.p99, $3::timestamptz
-     FROM agg FULL OUTER JOIN down ON agg.probe = down.probe AND agg.period_start = down.period_start
-     ON CONFLICT (probe, period, period_start) DO UPDATE SET
+     SELECT probe, location, system, 'hour', period_start, n, failures, down, mfailures, mdown, p50, p95, p99, $3::timestamptz FROM computed
+     ON CONFLICT (probe, location, period, period_start) DO UPDATE SET
        system = EXCLUDED.system, count = EXCLUDED.count, failures = EXCLUDED.failures, downtime_seconds = EXCLUDED.downtime_seconds,
        maintenance_failures = EXCLUDED.maintenance_failures, maintenance_downtime_seconds = EXCLUDED.maintenance_downtime_seconds,
        p50_ms = EXCLUDED.p50_ms, p95_ms = EXCLUDED.p95_ms, p99_ms = EXCLUDED.p99_ms, updated_at = EXCLUDED.updated_at`,
@@ -187,9 +217,10 @@ export async function rollupHours(q: Queryable, fromMs: number, toMs: number, no
 }
 
 /**
- * Recompute daily roll-ups for the local days (in `zone`) overlapping [from, to): counts and downtime are
- * sums of the hourly roll-ups (exact for zones on whole-hour offsets, as Asia/Almaty is); percentiles come
- * from the raw rows of the day, so raw retention must cover at least the days being rolled up.
+ * Recompute daily roll-ups for the local days (in `zone`) overlapping [from, to), per probe and location (the
+ * combined rows '*1', '*2', … too): counts and downtime are sums of the hourly roll-ups (exact for zones on
+ * whole-hour offsets, as Asia/Almaty is); percentiles come from the raw rows of the day, so raw retention must
+ * cover at least the days being rolled up.
  */
 export async function rollupDays(q: Queryable, fromMs: number, toMs: number, zone: string, nowMs: number, opts: { percentiles?: boolean } = {}): Promise<void> {
   // Without percentiles the raw rows are not read (cheap enough for every pass); existing percentiles are kept.
@@ -198,21 +229,25 @@ export async function rollupDays(q: Queryable, fromMs: number, toMs: number, zon
     `WITH bounds AS (
        SELECT date_trunc('day', $1::timestamptz, $3) AS lo, date_trunc('day', $2::timestamptz - interval '1 microsecond', $3) + interval '1 day' AS hi
      ), d AS (
-       SELECT probe, max(system) AS system, date_trunc('day', period_start, $3) AS day,
+       SELECT probe, location, max(system) AS system, date_trunc('day', period_start, $3) AS day,
               sum(count)::int AS n, sum(failures)::int AS failures, sum(downtime_seconds)::float8 AS down,
               sum(maintenance_failures)::int AS mfailures, sum(maintenance_downtime_seconds)::float8 AS mdown
        FROM probe_rollups, bounds WHERE period = 'hour' AND period_start >= bounds.lo AND period_start < bounds.hi
-       GROUP BY 1, 3
+       GROUP BY 1, 2, 4
      ), p AS (
-       SELECT probe, date_trunc('day', started_at, $3) AS day, ${pct(0.5)} AS p50, ${pct(0.95)} AS p95, ${pct(0.99)} AS p99
+       SELECT probe, COALESCE(location, '') AS location, date_trunc('day', started_at, $3) AS day, ${pct(0.5)} AS p50, ${pct(0.95)} AS p95, ${pct(0.99)} AS p99
        FROM probe_results, bounds WHERE $5::boolean AND started_at >= bounds.lo AND started_at < bounds.hi
-       GROUP BY 1, 2
+       GROUP BY 1, 2, 3
+     ), stale AS (
+       DELETE FROM probe_rollups o USING (SELECT DISTINCT probe, day FROM d) c
+       WHERE o.period = 'day' AND o.probe = c.probe AND o.period_start = c.day
+         AND NOT EXISTS (SELECT 1 FROM d k WHERE k.probe = o.probe AND k.day = o.period_start AND k.location = o.location)
      )
-     INSERT INTO probe_rollups (probe, system, period, period_start, count, failures, downtime_seconds,
+     INSERT INTO probe_rollups (probe, location, system, period, period_start, count, failures, downtime_seconds,
                                 maintenance_failures, maintenance_downtime_seconds, p50_ms, p95_ms, p99_ms, updated_at)
-     SELECT d.probe, d.system, 'day', d.day, d.n, d.failures, d.down, d.mfailures, d.mdown, p.p50, p.p95, p.p99, $4::timestamptz
-     FROM d LEFT JOIN p ON p.probe = d.probe AND p.day = d.day
-     ON CONFLICT (probe, period, period_start) DO UPDATE SET
+     SELECT d.probe, d.location, d.system, 'day', d.day, d.n, d.failures, d.down, d.mfailures, d.mdown, p.p50, p.p95, p.p99, $4::timestamptz
+     FROM d LEFT JOIN p ON p.probe = d.probe AND p.location = d.location AND p.day = d.day
+     ON CONFLICT (probe, location, period, period_start) DO UPDATE SET
        system = EXCLUDED.system, count = EXCLUDED.count, failures = EXCLUDED.failures, downtime_seconds = EXCLUDED.downtime_seconds,
        maintenance_failures = EXCLUDED.maintenance_failures, maintenance_downtime_seconds = EXCLUDED.maintenance_downtime_seconds,
        p50_ms = COALESCE(EXCLUDED.p50_ms, probe_rollups.p50_ms), p95_ms = COALESCE(EXCLUDED.p95_ms, probe_rollups.p95_ms),
