@@ -1,6 +1,6 @@
 import type { Clock, Timer } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { Queryable, Store } from '../store/store.ts';
+import { withTimeout, type Queryable, type Store } from '../store/store.ts';
 
 // Membership of several kuzet instances sharing one store. PostgreSQL is the only coordination engine:
 // each instance keeps a row in cluster_instances and refreshes it every `heartbeatMs` of the injected clock,
@@ -205,15 +205,19 @@ export class Membership {
     try {
       if (this.#session) {
         const q = this.#session;
-        await q.query('BEGIN');
-        try {
-          rows = await this.#write(q, now, true);
-          await q.query('COMMIT');
-        } catch (err) {
-          rows = undefined;
-          await q.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
+        // Bounded: on a silent partition the statements never return; half a period, so we count ourselves out
+        // before the others count us dead by the heartbeat's age (two periods).
+        rows = await this.#bounded(async () => {
+          await q.query('BEGIN');
+          try {
+            const r = await this.#write(q, now, true);
+            await q.query('COMMIT');
+            return r;
+          } catch (err) {
+            await q.query('ROLLBACK').catch(() => {});
+            throw err;
+          }
+        });
       } else {
         rows = await o.store.tx((q) => this.#write(q, now, false));
         // Others share the store: from now on our liveness is also our session's (see the top of this file).
@@ -255,6 +259,11 @@ export class Membership {
       this.#owners.clear();
     }
     await o.onBeat?.(changed, departed);
+  }
+
+  /** An I/O timeout, so on the process's own timers, not the injected clock. */
+  #bounded<T>(work: () => Promise<T>): Promise<T> {
+    return withTimeout(work(), Math.max(500, Math.floor(this.#o.heartbeatMs / 2)), 'the heartbeat');
   }
 
   /** Our heartbeat (naming our session's backend when `onSession`), old rows forgotten; every row read back. */

@@ -1,6 +1,6 @@
 import type { Clock, Timer } from '../clock.ts';
 import { nullLogger, type Logger } from '../log.ts';
-import type { Queryable, Store } from '../store/store.ts';
+import { withTimeout, type Queryable, type Store } from '../store/store.ts';
 
 // Runs the escalation sweep on exactly one instance: the one holding a PostgreSQL session-level
 // advisory lock on a dedicated `store.session`. If that connection dies, the lock goes with it and
@@ -9,6 +9,8 @@ import type { Queryable, Store } from '../store/store.ts';
 // idempotency keys, so two sweepers overlapping for a moment still page once.
 
 export const LEADER_LOCK_KEY = 7_305_030;
+/** A leader silent for this many intervals (by the server's clock) is taken to be cut off. */
+export const STALE_INTERVALS = 5;
 
 export interface SweeperDeps {
   store: Store;
@@ -84,11 +86,12 @@ export class Sweeper {
     try {
       if (!this.#session) await this.#openSession();
       if (this.#leader) {
-        await this.#session!.query('SELECT 1'); // still connected, so still holding the lock
+        await this.#bounded(this.#session!.query('SELECT 1')); // still connected, so still holding the lock
         return true;
       }
-      const r = await this.#session!.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK_KEY]);
+      const r = await this.#bounded(this.#session!.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK_KEY]));
       this.#unreachable = false;
+      if (r.rows[0]?.ok !== true) await this.#endStaleLeader();
       return this.#setLeader(r.rows[0]?.ok === true);
     } catch (err) {
       // Once per outage, not once a second while the store is down.
@@ -97,6 +100,36 @@ export class Sweeper {
       await this.#dropSession();
       return this.#setLeader(false);
     }
+  }
+
+  get #intervalMs(): number {
+    return this.#deps.intervalMs ?? 1000;
+  }
+
+  /**
+   * A leader's session check that does not return (a silent partition) counts as lost: a few intervals at most.
+   * An I/O timeout, so on the process's own timers, not the injected clock.
+   */
+  #bounded<T>(q: Promise<T>): Promise<T> {
+    return withTimeout(q, Math.max(1000, 3 * this.#intervalMs), 'the store');
+  }
+
+  /**
+   * The lock's holder has said nothing for STALE_INTERVALS of our intervals by the server's clock (a leader checks
+   * every interval): it is cut off without its connection closing, and the server would keep the lock for it until
+   * TCP gives up (hours). End that session so the lock is free at the next try. The holder, if it comes back, finds
+   * its session gone and steps down; SKIP LOCKED and idempotency keys cover the overlap.
+   */
+  async #endStaleLeader(): Promise<void> {
+    const r = await this.#bounded(
+      this.#session!.query<{ pid: number; ended: boolean }>(
+        `SELECT l.pid, pg_terminate_backend(l.pid) AS ended FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1 AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
+           AND a.state = 'idle' AND a.state_change < clock_timestamp() - make_interval(secs => $2)`,
+        [LEADER_LOCK_KEY, (STALE_INTERVALS * this.#intervalMs) / 1000],
+      ),
+    );
+    for (const row of r.rows) if (row.ended) this.#log.warn('escalation leader silent; its session ended so another instance can lead', { pid: row.pid });
   }
 
   #setLeader(v: boolean): boolean {

@@ -73,10 +73,17 @@ export async function openPostgres(url: string, opts: StoreOptions): Promise<Sto
         const own = new pg.Client({ ...config, application_name: 'kuzet-session' } as pg.ClientConfig);
         own.on('error', report);
         await own.connect();
+        let failed = false;
         try {
           return await fn(wrap(own));
+        } catch (err) {
+          failed = true;
+          throw err;
         } finally {
-          await own.end().catch(() => {});
+          // A failed session may sit on a connection that no longer answers (a silent partition): never wait on it.
+          if (!failed) await Promise.race([own.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+          else void own.end().catch(() => {});
+          (own as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
         }
       }
       const client: Broken = await pool.connect();

@@ -16,8 +16,8 @@ after(async () => {
 
 /** The store as seen through a network that can be cut. */
 function cuttable(store: Store) {
-  const s = { cut: false };
-  const fail = () => Promise.reject(new Error('connection refused'));
+  const s = { cut: false, silent: false };
+  const fail = () => (s.silent ? new Promise<never>(() => {}) : Promise.reject(new Error('connection refused')));
   const view = {
     ...store,
     kind: store.kind,
@@ -110,5 +110,28 @@ describe(`membership on ${storeKind}`, () => {
     await w.abandon();
     await y.abandon();
     await z.abandon();
+  });
+  it('cut off silently (statements never return): the instance counts itself out within half a heartbeat', async () => {
+    const store = await freshStore();
+    closers.push(() => store.close());
+    const clock = new FakeClock('2026-03-02T04:00:00Z');
+    const net = cuttable(store);
+    const x = new Membership({ store, clock, id: 'x', location: 'almaty', version: '1.0.0', heartbeatMs: 1000 });
+    const y = new Membership({ store: net.view, clock, id: 'y', location: 'almaty', version: '1.0.0', heartbeatMs: 1000 });
+    await x.start();
+    await y.start();
+    clock.advance(1000);
+    await Promise.all([x.settled(), y.settled()]);
+    assert.deepEqual(y.live, ['x', 'y']);
+    net.s.cut = true;
+    net.s.silent = true; // a network that drops everything: no error, no answer
+    clock.advance(1000);
+    const t0 = Date.now();
+    await y.settled(); // the heartbeat gives up after half a period (500 ms of real time here)
+    assert.ok(Date.now() - t0 < 5000);
+    assert.deepEqual(y.live, [], 'fenced before the others count it dead (two periods)');
+    assert.ok(!y.owns('p1'));
+    await x.abandon();
+    await y.abandon();
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { FakeClock } from '../../../src/clock.ts';
 import { Escalator } from '../../../src/escalation/escalator.ts';
-import { Sweeper } from '../../../src/escalation/sweeper.ts';
+import { LEADER_LOCK_KEY, Sweeper } from '../../../src/escalation/sweeper.ts';
 import { scheduleTimers } from '../../../src/escalation/timers.ts';
 import { IncidentEngine } from '../../../src/incidents/engine.ts';
 import { DeliveryWorker } from '../../../src/notify/worker.ts';
@@ -147,5 +147,33 @@ describe(`durable timers and leadership on ${storeKind}`, () => {
     assert.equal(dup.rowCount, 0);
     assert.equal(log.length, 50);
     await other.sweeper.stop();
+  });
+  it('a leader cut off without its connection closing (silent) is ended after a few intervals, and another leads', async () => {
+    const store = await cleanStore();
+    const clock = new FakeClock('2026-01-05T04:00:00Z');
+    // The silent leader: a session holding the lock that never says anything again (what a partition looks like
+    // from the server, which keeps the lock until TCP gives up).
+    let silentPid = 0;
+    let ended = false;
+    const held = store.session(async (q) => {
+      silentPid = (await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_advisory_lock($1)', [LEADER_LOCK_KEY])).rows[0]!.pid;
+      await new Promise((r) => setTimeout(r, 4000)); // idle; the server ends it before this is over
+      await q.query('SELECT 1').catch(() => (ended = true));
+    });
+    while (!silentPid) await new Promise((r) => setTimeout(r, 10));
+    const b = new Sweeper({ store, clock, sweep: async () => 0, intervalMs: 100 });
+    await b.tick();
+    assert.equal(b.leader, false, 'the lock is held, and its holder spoke just now');
+    // Staleness is judged by the server's clock (5 intervals of 100 ms): poll, bounded.
+    for (let i = 0; i < 60 && !b.leader; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      await b.tick();
+    }
+    assert.equal(b.leader, true, 'the silent holder\'s session was ended and the lock taken');
+    const gone = await store.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [silentPid]);
+    assert.equal(gone.rowCount, 0);
+    await held.catch(() => {});
+    assert.equal(ended, true, 'the cut-off session finds itself ended when it speaks again');
+    await b.stop();
   });
 });
