@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Registry } from 'prom-client';
@@ -242,6 +243,48 @@ describe(`channel checks re-drive dead pages on ${storeKind}`, () => {
     assert.equal(await t.worker.checkChannels(), 2);
     await t.worker.runOnce();
     assert.deepEqual(t.smtp.state.mails.map((m) => m.key).sort(), ['ra', 'rb']);
+  });
+
+  it('a webhook is not probed: its oldest dead page is sent again once per step, and when it is accepted the rest follow, each once', async () => {
+    const t = await setup();
+    const hook = { status: 503, posts: [] as string[] };
+    const server = createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
+      req.on('end', () => {
+        hook.posts.push(String((JSON.parse(raw) as { idempotency_key: string }).idempotency_key));
+        res.writeHead(hook.status);
+        res.end();
+      });
+    });
+    const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
+    closers.push(() => new Promise<void>((r) => server.close(() => r())));
+    t.cfg.channels = { email: t.cfg.channels!.email!, hook: { type: 'webhook', url: `http://127.0.0.1:${port}/kuzet`, secret: 'hook-secret', timeout: '5s' } };
+    const w = t.newWorker('wh');
+    const a = await t.incident('hook-a');
+    const b = await t.incident('hook-b');
+    await enqueueNotifications(t.store, [{ ...t.page('ha', a), channel: 'hook' }], t.clock.now());
+    t.clock.advance(SEC);
+    await enqueueNotifications(t.store, [{ ...t.page('hb', b), channel: 'hook' }], t.clock.now());
+    for (let i = 0; i < 30 && !((await t.state('ha')) === 'dead' && (await t.state('hb')) === 'dead'); i++) {
+      await w.runOnce();
+      t.clock.advance(5 * SEC);
+    }
+    assert.equal(await t.state('hb'), 'dead');
+    const before = hook.posts.length;
+    for (let i = 0; i < 3; i++) {
+      t.clock.advance(2 * MIN);
+      await w.checkChannels();
+    }
+    assert.deepEqual(hook.posts.slice(before), ['ha', 'hb', 'ha'], 'one dead page per step, the oldest not yet tried first');
+    assert.equal(await t.state('ha'), 'dead');
+    hook.status = 204;
+    t.clock.advance(2 * MIN);
+    assert.equal(await w.checkChannels(), 2);
+    await w.runOnce();
+    assert.deepEqual(hook.posts.slice(before + 3), ['hb', 'ha'], 'the proof (the one not tried since the last round), then the rest; each once');
+    assert.equal(await t.state('ha'), 'sent');
+    assert.equal(await t.state('hb'), 'sent');
   });
 
   it('placeholder addresses are never re-driven and never make the relay be checked', async () => {
