@@ -590,65 +590,60 @@ export class DeliveryWorker {
         return null;
       }
     }
-    const item = await this.#claimProof(name, st.tried);
-    if (!item) return 0; // re-driven meanwhile (a delivery on another instance), or acknowledged
-    st.tried.add(item.id);
-    const cfg = this.#deps.config();
-    const now = clock.now();
-    const held = placeholderHold(cfg, item);
-    const result: SendResult = held ? { ok: false, retry: false, error: held } : await this.#sendWithTimeout(channel, chCfg, item, this.#render(cfg, item, now));
-    const at = new Date(clock.now()).toISOString();
-    if (!result.ok) {
-      // Still dead, and still re-drivable: the proof costs an attempt, never the page's one re-drive.
-      await store.query(`UPDATE outbox SET state = 'dead', last_error = $2, claimed_until = NULL WHERE id = $1 AND claimed_by = $3 AND state = 'sending'`, [
-        item.id,
-        redactAckTokens(result.error),
-        this.#id,
-      ]);
-      this.#checkResults?.inc({ channel: name, result: 'down' });
-      this.#log.debug('channel still down: its oldest dead page was refused again', { channel: name, notification: item.id, error: redactAckTokens(result.error) });
-      return null;
-    }
-    const sent = await store.tx(async (q) => {
-      const u = await q.query(`UPDATE outbox SET state = 'sent', sent_at = $2, provider_id = $3, last_error = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $4 AND state = 'sending'`, [
+    // The proof stays a dead letter (listed, counted) until it is delivered: its row is locked for the send instead
+    // of claimed, so a re-drive elsewhere waits for the outcome, and a crash mid-send leaves it exactly as it was.
+    const proof = await store.tx(async (q) => {
+      const item = await this.#lockProof(q, name, st.tried);
+      if (!item) return null;
+      st.tried.add(item.id);
+      const cfg = this.#deps.config();
+      const held = placeholderHold(cfg, item);
+      const result: SendResult = held ? { ok: false, retry: false, error: held } : await this.#sendWithTimeout(channel, chCfg, item, this.#render(cfg, item, clock.now()));
+      const at = new Date(clock.now()).toISOString();
+      if (!result.ok) {
+        await q.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [item.id, redactAckTokens(result.error)]);
+        return { item, result };
+      }
+      await q.query(`UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2, provider_id = $3, last_error = NULL, claimed_until = NULL WHERE id = $1`, [
         item.id,
         at,
         result.providerId ?? null,
-        this.#id,
       ]);
-      if (u.rowCount) await timelineRow(q, item.subjectId, clock.now(), 'notification_redriven', { outbox_id: item.id, channel: name, via: 'check' });
-      return (u.rowCount ?? 0) > 0;
+      await timelineRow(q, item.subjectId, clock.now(), 'notification_redriven', { outbox_id: item.id, channel: name, via: 'check' });
+      return { item, result };
     });
+    if (!proof) return 0; // re-driven meanwhile (a delivery elsewhere), or acknowledged: nothing waits
+    const { item, result } = proof;
+    if (!result.ok) {
+      // Still dead, and still re-drivable: the proof costs an attempt, never the page's one re-drive.
+      this.#checkResults?.inc({ channel: name, result: 'down' });
+      this.#log.debug('channel still down: the dead page sent as proof was refused again', { channel: name, notification: item.id, error: redactAckTokens(result.error) });
+      return null;
+    }
     this.#checkResults?.inc({ channel: name, result: 'up' });
     this.#healthy.add(name);
-    if (sent) {
-      this.#outcomes?.inc({ channel: name, outcome: 'sent' });
-      this.#outcomes?.inc({ channel: name, outcome: 'redriven' });
-      this.#latency?.observe({ channel: name }, Math.max(0, clock.now() - item.createdAt) / 1000);
-      this.#story('sent', item);
-    }
-    const rest = await this.#requeueDead(name);
-    const n = rest + (sent ? 1 : 0);
+    this.#outcomes?.inc({ channel: name, outcome: 'sent' });
+    this.#outcomes?.inc({ channel: name, outcome: 'redriven' });
+    this.#latency?.observe({ channel: name }, Math.max(0, clock.now() - item.createdAt) / 1000);
+    this.#story('sent', item);
+    const n = 1 + (await this.#requeueDead(name));
     this.#log.info(`channel ${name} is back; re-driving ${n} dead pages`, { channel: name, count: n });
     return n;
   }
 
-  /** Claim the oldest re-drivable dead page of the channel not tried yet in this schedule (all tried: from the start). */
-  async #claimProof(channel: string, tried: Set<number>): Promise<OutboxItem | null> {
-    const now = this.#deps.clock.now();
-    const lease = parseDuration(this.#settings().lease) ?? DEFAULTS.leaseMs;
-    const claim = (skip: number[]) =>
-      this.#deps.store.query<OutboxRow>(
-        `UPDATE outbox SET state = 'sending', claimed_until = $3, claimed_by = $4, attempts = attempts + 1
-          WHERE state = 'dead' AND id = (SELECT o.id FROM outbox o, incidents i WHERE o.channel = $1 AND ${REDRIVABLE} AND NOT (o.id = ANY($2::bigint[]))
-                                          ORDER BY o.created_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED)
-          RETURNING ${OUTBOX_COLUMNS}`,
-        [channel, skip, new Date(now + lease).toISOString(), this.#id],
+  /** Lock the oldest re-drivable dead page of the channel not tried yet in this schedule (all tried: from the start). */
+  async #lockProof(q: Queryable, channel: string, tried: Set<number>): Promise<OutboxItem | null> {
+    const lock = (skip: number[]) =>
+      q.query<OutboxRow>(
+        `SELECT ${OUTBOX_COLUMNS} FROM outbox
+          WHERE id = (SELECT o.id FROM outbox o, incidents i WHERE o.channel = $1 AND ${REDRIVABLE} AND NOT (o.id = ANY($2::bigint[]))
+                       ORDER BY o.created_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED)`,
+        [channel, skip],
       );
-    let r = await claim([...tried]);
+    let r = await lock([...tried]);
     if (!r.rows.length && tried.size) {
       tried.clear();
-      r = await claim([]);
+      r = await lock([]);
     }
     return r.rows.length ? rowToItem(r.rows[0]!) : null;
   }
