@@ -37,9 +37,10 @@ import { renderMessage, type SystemNamer } from './templates.ts';
 // could be re-driven, the leader (one instance: the escalation leader) looks at it on a back-off schedule
 // (`outbox.check_interval`, doubling up to `outbox.max_check_interval`): first the channel's own cheap check where
 // it has one (SMTP connect + EHLO + AUTH, Slack auth.test, Telegram getMe; never a probe of a webhook's URL), then
-// the oldest dead page not yet tried this round is sent again as the proof. Delivered: it counts as re-driven, and
-// the channel's other dead pages are re-driven as after any delivery. Not delivered: it stays dead, nothing is
-// spent (a relay that answers EHLO but refuses recipients costs one attempt per step, not the page's re-drive).
+// the oldest dead page not yet tried in this schedule is sent again as the proof (its row locked, still dead, while
+// it is sent). Delivered: it counts as re-driven, and the channel's other dead pages are re-driven as after any
+// delivery. Not delivered: it stays dead and re-drivable (a relay that answers EHLO but refuses recipients costs one
+// attempt per step, not the page's one re-drive).
 
 export interface DeliveryDeps {
   store: Store;
@@ -531,8 +532,8 @@ export class DeliveryWorker {
 
   /**
    * One round of channel checks: every channel with dead pages that could be re-driven and whose check is due is
-   * looked at (see the head of this file). The timer runs it while the worker runs; `kuzet notify flush` and tests
-   * call it. Only the leader checks. Returns how many dead pages went out again or back in the queue.
+   * looked at (see the head of this file). The timer runs it while the worker runs; tests call it after moving the
+   * clock. Only the leader checks. Returns how many dead pages went out again or back in the queue.
    */
   checkChannels(): Promise<number> {
     this.#checking ??= this.#checkRound().finally(() => {
