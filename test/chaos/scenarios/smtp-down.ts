@@ -4,7 +4,9 @@ import { chaosAlert, kuzetConfig, mailsByKey, postAlerts, sleep, statusOf, until
 // SMTP down for longer than the retry budget. The relay refuses connections while ten incidents page: each page is
 // retried until `escalation.outbox.max_age` (12 s here) and then given up as a dead letter (reason expired), visible
 // in the API, the metrics and the incident's timeline, and not retried after that. Then the relay answers but refuses
-// every recipient (550): three more pages are dead at once (reason permanent). One incident is acknowledged meanwhile.
+// every recipient (550): three more pages are dead at once (reason permanent); kuzet's check of the channel passes
+// (EHLO works) but the dead page it sends as proof is refused, so the pages stay dead and keep their one re-drive.
+// One incident is acknowledged meanwhile.
 // When the relay works again nothing new is paged: kuzet's own check of the channel (nodemailer's verify, every
 // `escalation.outbox.check_interval`, 1 s here, doubling up to 2 s while it is still down) finds it back, and the dead
 // pages of the incidents still open are re-driven once each and delivered once; the acknowledged incident's page
@@ -54,6 +56,12 @@ export const scenario: Scenario = {
     assert.equal(await postAlerts(k.url, Array.from({ length: REJECTED }, (_, i) => chaosAlert(100 + i, `r${i}`))), 200);
     await until(`${REFUSED + REJECTED} dead letters`, async () => (await count(`SELECT count(*)::int AS n FROM outbox WHERE state = 'dead'`)) === REFUSED + REJECTED, 15_000, 250);
     const permanent = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_dead' AND detail->>'reason' = 'permanent'`);
+    // The relay now answers EHLO, so the channel check passes, but the dead page it sends as proof is refused: the
+    // pages stay dead and keep their one re-drive. Held for longer than max_check_interval, so a check happens.
+    const proofsBefore = await count(`SELECT coalesce(sum(attempts), 0)::int AS n FROM outbox`);
+    await sleep(4_000);
+    const proofsRefused = (await count(`SELECT coalesce(sum(attempts), 0)::int AS n FROM outbox`)) - proofsBefore;
+    const redrivenWhileRefused = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_redriven'`);
 
     // 3. The dead letters are visible: the API, the metric, every incident's timeline. kuzet is up and ready.
     const listed = await k.api('/api/v1/notifications/dead-letters?limit=100');
@@ -92,6 +100,7 @@ export const scenario: Scenario = {
     Object.assign(h.figures, {
       'SMTP refusing connections seconds': refusedFor.toFixed(1),
       'SMTP refusing recipients (550) seconds': ((upAt - downAt) / 1000 - refusedFor).toFixed(1),
+      'dead pages sent as proof and refused (550) / re-drives spent': `${proofsRefused} / ${redrivenWhileRefused}`,
       'pages attempted': `${REFUSED + REJECTED} pages, ${attemptsLater + REJECTED} attempts`,
       'dead letters': `${REFUSED + REJECTED} (expired ${expired} after ${deadAfter.toFixed(1)} s, permanent ${permanent})`,
       'attempts after dead (5 s later)': attemptsLater - attempts,
@@ -113,6 +122,8 @@ export const scenario: Scenario = {
     assert.ok(deadAfter < MAX_AGE_S + 10, `the pages died ${deadAfter} s after they were made (max_age ${MAX_AGE_S} s)`);
     assert.equal(attemptsLater, attempts, 'a dead letter is not retried');
     assert.equal(permanent, REJECTED, 'a 550 is a dead letter at once');
+    assert.ok(proofsRefused >= 1, 'a check passed while the relay refused recipients, and its proof was refused');
+    assert.equal(redrivenWhileRefused, 0, 'a refused proof spends no re-drive');
     assert.equal(listedIds.length, REFUSED + REJECTED, 'every dead letter is listed by the API');
     assert.equal(gauge, REFUSED + REJECTED, 'kuzet_notification_dead_letters counts them');
     assert.equal(onTimeline, REFUSED + REJECTED, 'every incident shows its dead page');
