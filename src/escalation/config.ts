@@ -142,7 +142,11 @@ export interface EscalationConfig {
   silences?: SilenceConfig[];
   inhibit?: InhibitRule[];
   storm_guard?: StormGuard;
-  outbox?: { lease?: string; base_backoff?: string; max_backoff?: string; max_age?: string; concurrency?: number };
+  /**
+   * `check_interval` / `max_check_interval`: while a channel has dead pages that could be re-driven, its health is
+   * checked this often, the gap doubling up to the maximum while it is still down (default 30s and 5m).
+   */
+  outbox?: { lease?: string; base_backoff?: string; max_backoff?: string; max_age?: string; concurrency?: number; check_interval?: string; max_check_interval?: string };
   /** The e-mail channel that writes to users (request acknowledgements); default: the first e-mail channel. */
   user_mail_channel?: string;
   /**
@@ -348,7 +352,15 @@ export const escalationConfigSchema = {
     outbox: {
       type: 'object',
       additionalProperties: false,
-      properties: { lease: duration, base_backoff: duration, max_backoff: duration, max_age: duration, concurrency: { type: 'integer', minimum: 1, maximum: 256 } },
+      properties: {
+        lease: duration,
+        base_backoff: duration,
+        max_backoff: duration,
+        max_age: duration,
+        concurrency: { type: 'integer', minimum: 1, maximum: 256 },
+        check_interval: duration,
+        max_check_interval: duration,
+      },
     },
   },
 } as const;

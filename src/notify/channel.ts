@@ -29,7 +29,10 @@ export interface Channel {
   readonly type: 'email' | 'slack' | 'telegram' | 'webhook' | 'test';
   send(req: SendRequest): Promise<SendResult>;
   close?(): Promise<void>;
-  /** Does the service answer? (SMTP: connect, EHLO, AUTH when configured.) Sends nothing. Never throws. */
+  /**
+   * Does the service answer? (SMTP: connect, EHLO, AUTH when configured; Slack: auth.test; Telegram: getMe. A webhook
+   * has none: its URL is not probed.) Sends nothing. Never throws.
+   */
   check?(): Promise<{ ok: boolean; detail: string }>;
 }
 

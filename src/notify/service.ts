@@ -78,6 +78,8 @@ export function createEscalationService(deps: EscalationServiceDeps): Escalation
     registry: deps.registry,
     workerId: deps.instanceId,
     intervalMs: deps.deliverIntervalMs,
+    // Channels with dead pages are checked by one instance, the one that escalates.
+    leader: () => sweeper.leader,
   });
   nudge = () => worker.nudge();
   return {

@@ -46,5 +46,14 @@ export function slackChannel(o: SlackOptions): Channel {
         return { ok: false, retry: true, error: apiError ?? errorText(err) };
       }
     },
+    async check() {
+      // auth.test: the API answers and the token is good. Posts nothing.
+      try {
+        const r = await client.auth.test();
+        return { ok: true, detail: `Slack answers (team ${r.team ?? '?'})` };
+      } catch (err) {
+        return { ok: false, detail: `Slack: ${(err as { data?: { error?: string } }).data?.error ?? errorText(err)}` };
+      }
+    },
   };
 }

@@ -44,5 +44,22 @@ export function telegramChannel(o: TelegramOptions): Channel {
         return { ok: false, retry: true, error: errorText(err) };
       }
     },
+    async check() {
+      // getMe: the Bot API answers and the token is good. Sends nothing.
+      try {
+        const r = await request(`${base}/bot${o.token}/getMe`, { method: 'GET', headersTimeout: o.timeoutMs ?? 10_000, bodyTimeout: o.timeoutMs ?? 10_000 });
+        const text = await r.body.text();
+        let json: { ok?: boolean; description?: string } = {};
+        try {
+          json = JSON.parse(text);
+        } catch {
+          // not JSON: not the Bot API answering
+        }
+        if (r.statusCode === 200 && json.ok) return { ok: true, detail: 'Telegram Bot API answers' };
+        return { ok: false, detail: `telegram ${r.statusCode}: ${json.description ?? text.slice(0, 200)}` };
+      } catch (err) {
+        return { ok: false, detail: `telegram: ${errorText(err)}` };
+      }
+    },
   };
 }

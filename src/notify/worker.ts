@@ -31,6 +31,16 @@ import { renderMessage, type SystemNamer } from './templates.ts';
 // 400/401/403/404 HTTP, an unconfigured channel) is a dead letter at once (and a fallback copy). Every
 // give-up is a log line, a metric and a row on the incident's timeline. When a channel delivers again
 // after failing, its dead pages for incidents still open are re-driven.
+//
+// Channel checks: a channel that is down for longer than `max_age` and then comes back while nothing new is paged
+// would keep its dead pages for ever, since only a delivery says it works. So while a channel has dead pages that
+// could be re-driven, the leader (one instance: the escalation leader) looks at it on a back-off schedule
+// (`outbox.check_interval`, doubling up to `outbox.max_check_interval`): first the channel's own cheap check where
+// it has one (SMTP connect + EHLO + AUTH, Slack auth.test, Telegram getMe; never a probe of a webhook's URL), then
+// the oldest dead page not yet tried in this schedule is sent again as the proof (its row locked, still dead, while
+// it is sent). Delivered: it counts as re-driven, and the channel's other dead pages are re-driven as after any
+// delivery. Not delivered: it stays dead and re-drivable (a relay that answers EHLO but refuses recipients costs one
+// attempt per step, not the page's one re-drive).
 
 export interface DeliveryDeps {
   store: Store;
@@ -48,9 +58,41 @@ export interface DeliveryDeps {
   /** 0..1, for back-off jitter; tests pass a fixed one. */
   random?: () => number;
   intervalMs?: number;
+  /** Whether this instance runs the channel checks (the escalation leader); default: yes (one instance). */
+  leader?: () => boolean;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, fallbackAfter: 3, leaseMs: 60_000, baseMs: 5_000, maxMs: 600_000, maxAgeMs: 24 * 3_600_000, concurrency: 16, listenPollMs: 5_000 };
+const DEFAULTS = {
+  timeoutMs: 10_000,
+  fallbackAfter: 3,
+  leaseMs: 60_000,
+  baseMs: 5_000,
+  maxMs: 600_000,
+  maxAgeMs: 24 * 3_600_000,
+  concurrency: 16,
+  listenPollMs: 5_000,
+  checkMs: 30_000,
+  maxCheckMs: 300_000,
+};
+
+/**
+ * A dead letter that a working channel re-drives (outbox `o`, incidents `i`): a page of an incident still open, a
+ * breach or storm of one unresolved; never a placeholder address; each at most once.
+ */
+const REDRIVABLE = `o.state = 'dead' AND o.subject_kind = 'incident' AND i.id = o.subject_id
+            AND ((o.message->>'kind' = 'page' AND i.status = 'open') OR (o.message->>'kind' IN ('breach', 'storm') AND i.status <> 'resolved'))
+            -- A placeholder address was never tried: the channel working again changes nothing for it.
+            AND coalesce(o.last_error, '') NOT LIKE 'placeholder address%'
+            -- Once per dead letter: one that fails again after a re-drive fails for itself, not for the channel.
+            AND NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = o.subject_id AND e.kind = 'notification_redriven' AND e.detail->>'outbox_id' = o.id::text)`;
+
+/** The check schedule of one channel with dead pages (leader only, in memory: a new leader starts afresh). */
+interface CheckState {
+  due: number;
+  gapMs: number;
+  /** Dead pages sent as the proof since the schedule began; the next step tries another. */
+  tried: Set<number>;
+}
 
 /** Message kinds worth retrying only while their incident is in these states. */
 const STILL_MATTERS: Partial<Record<string, readonly string[]>> = { page: ['open'], breach: ['open', 'acknowledged'], storm: ['open', 'acknowledged'] };
@@ -73,6 +115,10 @@ export class DeliveryWorker {
   readonly #outcomes?: Counter<'channel' | 'outcome'>;
   readonly #latency?: Histogram<'channel'>;
   readonly #giveUps?: Counter<'channel' | 'reason'>;
+  readonly #checkResults?: Counter<'channel' | 'result'>;
+  readonly #checks = new Map<string, CheckState>();
+  #checkTimer: Timer | null = null;
+  #checking: Promise<number> | null = null;
   /** Channels that delivered since they last failed (or since start: unknown counts as failing). */
   readonly #healthy = new Set<string>();
   #listener: Listener | null = null;
@@ -102,6 +148,12 @@ export class DeliveryWorker {
         labelNames: ['channel', 'reason'],
         registers: [reg],
       });
+      this.#checkResults = new Counter({
+        name: 'kuzet_notification_channel_checks_total',
+        help: 'Checks of a channel that has dead pages, by result: up (a dead page delivered again), down',
+        labelNames: ['channel', 'result'],
+        registers: [reg],
+      });
       const store = deps.store;
       new Gauge({
         name: 'kuzet_notification_dead_letters',
@@ -123,7 +175,15 @@ export class DeliveryWorker {
       max_backoff: o.max_backoff ?? '10m',
       max_age: o.max_age ?? '24h',
       concurrency: o.concurrency ?? DEFAULTS.concurrency,
+      check_interval: o.check_interval ?? '30s',
+      max_check_interval: o.max_check_interval ?? '5m',
     };
+  }
+
+  #checkGaps(): { baseMs: number; maxMs: number } {
+    const s = this.#settings();
+    const baseMs = parseDuration(s.check_interval) || DEFAULTS.checkMs;
+    return { baseMs, maxMs: Math.max(baseMs, parseDuration(s.max_check_interval) || DEFAULTS.maxCheckMs) };
   }
 
   /** True while a LISTEN connection wakes this worker (PostgreSQL). */
@@ -138,6 +198,7 @@ export class DeliveryWorker {
     const wake = () => void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
     this.#listener = this.#deps.store.listen?.(OUTBOX_CHANNEL, wake, wake) ?? null;
     this.#loop();
+    this.#armChecks();
   }
 
   /** Idempotent; stops claiming and waits for deliveries in flight (each is bounded by its timeout). */
@@ -145,11 +206,14 @@ export class DeliveryWorker {
     this.#running = false;
     this.#timer?.cancel();
     this.#timer = null;
+    this.#checkTimer?.cancel();
+    this.#checkTimer = null;
     for (const t of this.#nudges) t.cancel();
     this.#nudges = [];
     await this.#listener?.close();
     this.#listener = null;
     await this.#pumping?.catch(() => {});
+    await this.#checking?.catch(() => {});
     await this.drain();
   }
 
@@ -292,14 +356,17 @@ export class DeliveryWorker {
     } else if (!channel || !chCfg) {
       result = { ok: false, retry: false, error: `channel ${item.channel} is not configured` };
     } else {
-      const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
-      // The acknowledge link is made now, for this message only: it is in what the person receives and nowhere else.
-      const ackUrl = ackUrlFor(cfg, item, now);
-      const message = renderMessage(ackUrl ? { ...item.message, ackUrl } : item.message, item.lang, runbook, this.#deps.systemName);
-      result = await this.#sendWithTimeout(channel, chCfg, item, message);
+      result = await this.#sendWithTimeout(channel, chCfg, item, this.#render(cfg, item, now));
     }
     // A receiver may echo what it refused: the link's secret must not reach last_error (listed in the API) or a log.
     await this.#settle(item, chCfg, result.ok ? result : { ...result, error: redactAckTokens(result.error) });
+  }
+
+  #render(cfg: EscalationConfig, item: OutboxItem, now: number): ReturnType<typeof renderMessage> {
+    const runbook = item.message.incident ? chooseRunbook(this.#deps.runbooks?.() ?? [], subjectLabels(item.message.incident)) : null;
+    // The acknowledge link is made now, for this message only: it is in what the person receives and nowhere else.
+    const ackUrl = ackUrlFor(cfg, item, now);
+    return renderMessage(ackUrl ? { ...item.message, ackUrl } : item.message, item.lang, runbook, this.#deps.systemName);
   }
 
   async #sendWithTimeout(channel: Channel, chCfg: ChannelConfig, item: OutboxItem, message: ReturnType<typeof renderMessage>): Promise<SendResult> {
@@ -421,6 +488,10 @@ export class DeliveryWorker {
     this.#giveUps?.inc({ channel: item.channel, reason });
     this.#log.error('notification dead-lettered', { id: item.id, subject: `${item.subjectKind}:${item.subjectId}`, channel: item.channel, reason, attempts: item.attempts, error });
     this.#story('dead-lettered', item, error);
+    // The channel's checks start one interval from now (the leader's next round finds dead pages made elsewhere).
+    if (item.subjectKind === 'incident' && !this.#checks.has(item.channel) && (this.#deps.leader?.() ?? true)) {
+      this.#checks.set(item.channel, { due: now + this.#checkGaps().baseMs, gapMs: this.#checkGaps().baseMs, tried: new Set() });
+    }
   }
 
   /**
@@ -430,17 +501,19 @@ export class DeliveryWorker {
    * still unacknowledged, so it matters most of all.
    */
   async redrive(channel: string): Promise<number> {
+    const n = await this.#requeueDead(channel);
+    if (n > 0) this.#log.info('dead letters re-driven: the channel delivers again', { channel, count: n });
+    return n;
+  }
+
+  /** Put the channel's re-drivable dead letters back in the queue, with a `notification_redriven` row each. */
+  async #requeueDead(channel: string): Promise<number> {
     const now = this.#deps.clock.now();
     const n = await this.#deps.store.tx(async (q) => {
       const r = await q.query<{ id: number; subject_id: number }>(
         `UPDATE outbox o SET state = 'pending', attempts = 0, next_attempt_at = $2, claimed_until = NULL
            FROM incidents i
-          WHERE o.state = 'dead' AND o.channel = $1 AND o.subject_kind = 'incident' AND i.id = o.subject_id
-            AND ((o.message->>'kind' = 'page' AND i.status = 'open') OR (o.message->>'kind' IN ('breach', 'storm') AND i.status <> 'resolved'))
-            -- A placeholder address was never tried: the channel working again changes nothing for it.
-            AND coalesce(o.last_error, '') NOT LIKE 'placeholder address%'
-            -- Once per dead letter: one that fails again after a re-drive fails for itself, not for the channel.
-            AND NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.incident_id = o.subject_id AND e.kind = 'notification_redriven' AND e.detail->>'outbox_id' = o.id::text)
+          WHERE o.channel = $1 AND ${REDRIVABLE}
           RETURNING o.id, o.subject_id`,
         [channel, new Date(now).toISOString()],
       );
@@ -449,11 +522,155 @@ export class DeliveryWorker {
       return r.rows.length;
     });
     if (n > 0) {
-      this.#log.info('dead letters re-driven: the channel delivers again', { channel, count: n });
       this.#outcomes?.inc({ channel, outcome: 'redriven' }, n);
       void this.pump().catch((err) => this.#log.error('outbox pump failed', { err }));
     }
     return n;
+  }
+
+  #armChecks(): void {
+    if (!this.#running) return;
+    const now = this.#deps.clock.now();
+    let wait = this.#checkGaps().baseMs;
+    for (const st of this.#checks.values()) wait = Math.min(wait, st.due - now);
+    this.#checkTimer?.cancel();
+    this.#checkTimer = this.#deps.clock.setTimeout(() => {
+      this.#checkTimer = null;
+      void this.checkChannels()
+        .catch((err) => this.#log.error('channel checks failed', { err }))
+        .finally(() => this.#armChecks());
+    }, Math.max(100, wait));
+  }
+
+  /**
+   * One round of channel checks: every channel with dead pages that could be re-driven and whose check is due is
+   * looked at (see the head of this file). The timer runs it while the worker runs; tests call it after moving the
+   * clock. Only the leader checks. Returns how many dead pages went out again or back in the queue.
+   */
+  checkChannels(): Promise<number> {
+    this.#checking ??= this.#checkRound().finally(() => {
+      this.#checking = null;
+    });
+    return this.#checking;
+  }
+
+  async #checkRound(): Promise<number> {
+    if (!(this.#deps.leader?.() ?? true)) {
+      this.#checks.clear(); // another instance checks; should this one lead later, it starts afresh
+      return 0;
+    }
+    const r = await this.#deps.store.query<{ channel: string }>(`SELECT DISTINCT o.channel FROM outbox o, incidents i WHERE ${REDRIVABLE}`);
+    const waiting = new Set(r.rows.map((x) => x.channel));
+    for (const name of [...this.#checks.keys()]) if (!waiting.has(name)) this.#checks.delete(name);
+    const cfg = this.#deps.config();
+    const channels = this.#deps.channels();
+    const { baseMs, maxMs } = this.#checkGaps();
+    const now = this.#deps.clock.now();
+    const due: Array<Promise<number>> = [];
+    for (const name of waiting) {
+      const channel = channels[name];
+      const chCfg = cfg.channels?.[name];
+      if (!channel || !chCfg) continue; // not configured: nothing to check (the dead letters are listed for an operator)
+      let st = this.#checks.get(name);
+      // Dead pages found by this round (made before the start, or on another instance): looked at now.
+      if (!st) this.#checks.set(name, (st = { due: now, gapMs: baseMs, tried: new Set() }));
+      if (st.due > now) continue;
+      const state = st;
+      due.push(
+        this.#checkChannel(name, channel, chCfg, state).then((n) => {
+          if (n !== null) {
+            this.#checks.delete(name);
+            return n;
+          }
+          state.due = this.#deps.clock.now() + state.gapMs;
+          state.gapMs = Math.min(maxMs, state.gapMs * 2);
+          return 0;
+        }),
+      );
+    }
+    return (await Promise.all(due)).reduce((a, b) => a + b, 0);
+  }
+
+  /** Check one channel and send one dead page as the proof. Null: still down; else how many pages went out again. */
+  async #checkChannel(name: string, channel: Channel, chCfg: ChannelConfig, st: CheckState): Promise<number | null> {
+    const { clock, store } = this.#deps;
+    const timeoutMs = parseDuration(chCfg.timeout ?? '') ?? DEFAULTS.timeoutMs;
+    if (channel.check) {
+      const c = await this.#withTimeout(channel.check(), timeoutMs, { ok: false, detail: `check timed out after ${timeoutMs} ms` });
+      if (!c.ok) {
+        this.#checkResults?.inc({ channel: name, result: 'down' });
+        this.#log.debug('channel still down', { channel: name, detail: redactAckTokens(c.detail) });
+        return null;
+      }
+    }
+    // The proof stays a dead letter (listed, counted) until it is delivered: its row is locked for the send instead
+    // of claimed, so a re-drive elsewhere waits for the outcome, and a crash mid-send leaves it exactly as it was.
+    const proof = await store.tx(async (q) => {
+      const item = await this.#lockProof(q, name, st.tried);
+      if (!item) return null;
+      st.tried.add(item.id);
+      const cfg = this.#deps.config();
+      const held = placeholderHold(cfg, item);
+      const result: SendResult = held ? { ok: false, retry: false, error: held } : await this.#sendWithTimeout(channel, chCfg, item, this.#render(cfg, item, clock.now()));
+      const at = new Date(clock.now()).toISOString();
+      if (!result.ok) {
+        await q.query(`UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, [item.id, redactAckTokens(result.error)]);
+        return { item, result };
+      }
+      await q.query(`UPDATE outbox SET state = 'sent', attempts = attempts + 1, sent_at = $2, provider_id = $3, last_error = NULL, claimed_until = NULL WHERE id = $1`, [
+        item.id,
+        at,
+        result.providerId ?? null,
+      ]);
+      await timelineRow(q, item.subjectId, clock.now(), 'notification_redriven', { outbox_id: item.id, channel: name, via: 'check' });
+      return { item, result };
+    });
+    if (!proof) return 0; // re-driven meanwhile (a delivery elsewhere), or acknowledged: nothing waits
+    const { item, result } = proof;
+    if (!result.ok) {
+      // Still dead, and still re-drivable: the proof costs an attempt, never the page's one re-drive.
+      this.#checkResults?.inc({ channel: name, result: 'down' });
+      this.#log.debug('channel still down: the dead page sent as proof was refused again', { channel: name, notification: item.id, error: redactAckTokens(result.error) });
+      return null;
+    }
+    this.#checkResults?.inc({ channel: name, result: 'up' });
+    this.#healthy.add(name);
+    this.#outcomes?.inc({ channel: name, outcome: 'sent' });
+    this.#outcomes?.inc({ channel: name, outcome: 'redriven' });
+    this.#latency?.observe({ channel: name }, Math.max(0, clock.now() - item.createdAt) / 1000);
+    this.#story('sent', item);
+    const n = 1 + (await this.#requeueDead(name));
+    this.#log.info(`channel ${name} is back; re-driving ${n} dead pages`, { channel: name, count: n });
+    return n;
+  }
+
+  /** Lock the oldest re-drivable dead page of the channel not tried yet in this schedule (all tried: from the start). */
+  async #lockProof(q: Queryable, channel: string, tried: Set<number>): Promise<OutboxItem | null> {
+    const lock = (skip: number[]) =>
+      q.query<OutboxRow>(
+        `SELECT ${OUTBOX_COLUMNS} FROM outbox
+          WHERE id = (SELECT o.id FROM outbox o, incidents i WHERE o.channel = $1 AND ${REDRIVABLE} AND NOT (o.id = ANY($2::bigint[]))
+                       ORDER BY o.created_at, o.id LIMIT 1 FOR UPDATE OF o SKIP LOCKED)`,
+        [channel, skip],
+      );
+    let r = await lock([...tried]);
+    if (!r.rows.length && tried.size) {
+      tried.clear();
+      r = await lock([]);
+    }
+    return r.rows.length ? rowToItem(r.rows[0]!) : null;
+  }
+
+  async #withTimeout<T>(p: Promise<T>, ms: number, late: T): Promise<T> {
+    let timer: Timer | null = null;
+    const timedOut = new Promise<T>((resolve) => {
+      timer = this.#deps.clock.setTimeout(() => resolve(late), ms);
+    });
+    try {
+      return await Promise.race([p, timedOut]);
+    } finally {
+      (timer as Timer | null)?.cancel();
+    }
   }
 }
 

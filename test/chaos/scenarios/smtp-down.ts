@@ -4,13 +4,25 @@ import { chaosAlert, kuzetConfig, mailsByKey, postAlerts, sleep, statusOf, until
 // SMTP down for longer than the retry budget. The relay refuses connections while ten incidents page: each page is
 // retried until `escalation.outbox.max_age` (12 s here) and then given up as a dead letter (reason expired), visible
 // in the API, the metrics and the incident's timeline, and not retried after that. Then the relay answers but refuses
-// every recipient (550): three more pages are dead at once (reason permanent). One incident is acknowledged meanwhile.
-// When the relay works again and a new page is delivered, the dead pages of the incidents still open are re-driven
-// once each and delivered once; the acknowledged incident's page stays dead. kuzet never stops.
+// every recipient (550): three more pages are dead at once (reason permanent); kuzet's check of the channel passes
+// (EHLO works) but the dead page it sends as proof is refused, so the pages stay dead and keep their one re-drive.
+// One incident is acknowledged meanwhile.
+// When the relay works again nothing new is paged: kuzet's own check of the channel (nodemailer's verify, every
+// `escalation.outbox.check_interval`, 1 s here, doubling up to 2 s while it is still down) finds it back, and the dead
+// pages of the incidents still open are re-driven once each and delivered once; the acknowledged incident's page
+// stays dead. kuzet never stops.
 
 const MAX_AGE_S = 12;
+const CHECK = { check_interval: '1s', max_check_interval: '2s' };
 const REFUSED = 10;
 const REJECTED = 3;
+
+/** kuzet_notification_channel_checks_total for the e-mail channel, by result. */
+async function checkCounts(url: string): Promise<{ up: number; down: number }> {
+  const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  const of = (result: string) => Number(new RegExp(`^kuzet_notification_channel_checks_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { up: of('up'), down: of('down') };
+}
 
 export const scenario: Scenario = {
   name: 'smtp-down',
@@ -20,7 +32,7 @@ export const scenario: Scenario = {
     const k = await h.startKuzet({
       name: 'kuzet',
       port,
-      configYaml: kuzetConfig({ port, dbUrl: h.dbUrl, smtpPort: h.smtp.port, steps: ['0s', '1h'], smtpTimeout: '2s', outbox: { max_age: `${MAX_AGE_S}s`, base_backoff: '1s', max_backoff: '2s', lease: '5s' } }),
+      configYaml: kuzetConfig({ port, dbUrl: h.dbUrl, smtpPort: h.smtp.port, steps: ['0s', '1h'], smtpTimeout: '2s', outbox: { max_age: `${MAX_AGE_S}s`, base_backoff: '1s', max_backoff: '2s', lease: '5s', ...CHECK } }),
     });
     const count = async (sql: string, params: unknown[] = []) => Number((await h.sql<{ n: number }>(sql, params))[0]!.n);
     const incidentOf = async (fp: number) => Number((await h.sql<{ id: number }>(`SELECT id FROM incidents WHERE labels->>'instance' = $1`, [`host-${fp}.chaos:443`]))[0]!.id);
@@ -44,6 +56,12 @@ export const scenario: Scenario = {
     assert.equal(await postAlerts(k.url, Array.from({ length: REJECTED }, (_, i) => chaosAlert(100 + i, `r${i}`))), 200);
     await until(`${REFUSED + REJECTED} dead letters`, async () => (await count(`SELECT count(*)::int AS n FROM outbox WHERE state = 'dead'`)) === REFUSED + REJECTED, 15_000, 250);
     const permanent = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_dead' AND detail->>'reason' = 'permanent'`);
+    // The relay now answers EHLO, so the channel check passes, but the dead page it sends as proof is refused: the
+    // pages stay dead and keep their one re-drive. Held for longer than max_check_interval, so a check happens.
+    const proofsBefore = await count(`SELECT coalesce(sum(attempts), 0)::int AS n FROM outbox`);
+    await sleep(4_000);
+    const proofsRefused = (await count(`SELECT coalesce(sum(attempts), 0)::int AS n FROM outbox`)) - proofsBefore;
+    const redrivenWhileRefused = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_redriven'`);
 
     // 3. The dead letters are visible: the API, the metric, every incident's timeline. kuzet is up and ready.
     const listed = await k.api('/api/v1/notifications/dead-letters?limit=100');
@@ -57,13 +75,13 @@ export const scenario: Scenario = {
     const acked = await incidentOf(0);
     assert.equal((await k.api(`/api/v1/incidents/${acked}/ack`, { method: 'POST', body: { note: 'seen on the console' } })).status, 200);
 
-    // 4. The relay works again. A new incident pages; its delivery tells kuzet mail works, and the dead letters of
+    // 4. The relay works again and nothing new is paged: the channel check finds it back, and the dead letters of
     // incidents still open are re-driven.
+    const checksBefore = await checkCounts(k.url);
     await h.smtp.setMode('up');
     const upAt = Date.now();
-    assert.equal(await postAlerts(k.url, [chaosAlert(200, 'after')]), 200);
-    const wanted = REFUSED + REJECTED - 1 + 1; // every dead page but the acknowledged incident's, and the new one
-    h.progress(`SMTP accepts mail again; waiting for ${wanted} pages`);
+    const wanted = REFUSED + REJECTED - 1; // every dead page but the acknowledged incident's
+    h.progress(`SMTP accepts mail again, no new page; waiting (bounded) for the channel check to deliver ${wanted} pages`);
     let waited = '';
     try {
       await until(`${wanted} pages delivered`, () => h.smtp.mails.length >= wanted, 30_000, 250);
@@ -72,6 +90,9 @@ export const scenario: Scenario = {
     }
     const deliveredIn = (Date.now() - upAt) / 1000;
     await sleep(6_000); // a lease's length more: a repeat would show
+    const checksAfter = await checkCounts(k.url);
+    const incidentsOpened = await count(`SELECT count(*)::int AS n FROM incidents`);
+    const backLines = k.output().split('\n').filter((l) => l.includes('channel mail is back; re-driving'));
     const redriven = await count(`SELECT count(*)::int AS n FROM incident_events WHERE kind = 'notification_redriven'`);
     const redrivenTwice = await count(`SELECT count(*)::int AS n FROM (SELECT detail->>'outbox_id' FROM incident_events WHERE kind = 'notification_redriven' GROUP BY 1 HAVING count(*) > 1) x`);
     const stillDead = await h.sql<{ subject_id: string }>(`SELECT subject_id::text FROM outbox WHERE state = 'dead'`);
@@ -79,6 +100,7 @@ export const scenario: Scenario = {
     Object.assign(h.figures, {
       'SMTP refusing connections seconds': refusedFor.toFixed(1),
       'SMTP refusing recipients (550) seconds': ((upAt - downAt) / 1000 - refusedFor).toFixed(1),
+      'dead pages sent as proof and refused (550) / re-drives spent': `${proofsRefused} / ${redrivenWhileRefused}`,
       'pages attempted': `${REFUSED + REJECTED} pages, ${attemptsLater + REJECTED} attempts`,
       'dead letters': `${REFUSED + REJECTED} (expired ${expired} after ${deadAfter.toFixed(1)} s, permanent ${permanent})`,
       'attempts after dead (5 s later)': attemptsLater - attempts,
@@ -86,7 +108,10 @@ export const scenario: Scenario = {
       'readyz while mail is down': ready,
       're-driven': redriven,
       're-driven twice': redrivenTwice,
-      'delivered after recovery': `${h.smtp.mails.length} in ${deliveredIn.toFixed(1)} s`,
+      'channel checks while mail was down / refused (down)': checksBefore.down,
+      'channel checks that found mail back (up)': checksAfter.up,
+      'log: channel mail is back': backLines.length ? `${backLines.length} line (re-driving ${/re-driving (\d+)/.exec(backLines[0]!)?.[1] ?? '?'} dead pages)` : 'none',
+      'delivered after recovery, no new page': `${h.smtp.mails.length} in ${deliveredIn.toFixed(1)} s`,
       'still dead (acknowledged incident)': stillDead.length,
       duplicates: pages.doubled.length,
       'kuzet alive': k.alive() ? 'yes' : 'no',
@@ -97,6 +122,8 @@ export const scenario: Scenario = {
     assert.ok(deadAfter < MAX_AGE_S + 10, `the pages died ${deadAfter} s after they were made (max_age ${MAX_AGE_S} s)`);
     assert.equal(attemptsLater, attempts, 'a dead letter is not retried');
     assert.equal(permanent, REJECTED, 'a 550 is a dead letter at once');
+    assert.ok(proofsRefused >= 1, 'a check passed while the relay refused recipients, and its proof was refused');
+    assert.equal(redrivenWhileRefused, 0, 'a refused proof spends no re-drive');
     assert.equal(listedIds.length, REFUSED + REJECTED, 'every dead letter is listed by the API');
     assert.equal(gauge, REFUSED + REJECTED, 'kuzet_notification_dead_letters counts them');
     assert.equal(onTimeline, REFUSED + REJECTED, 'every incident shows its dead page');
@@ -106,6 +133,10 @@ export const scenario: Scenario = {
     assert.deepEqual(stillDead.map((r) => Number(r.subject_id)), [acked], 'only the acknowledged incident keeps its dead page');
     assert.deepEqual(pages.doubled, [], 'no page delivered twice');
     assert.equal(h.smtp.mails.length, wanted, 'one mail per page of an open incident');
+    assert.equal(incidentsOpened, REFUSED + REJECTED, 'no new incident was needed to re-drive');
+    assert.equal(checksAfter.up, 1, 'the channel was seen back once');
+    assert.equal(backLines.length, 1, 'one log line when mail is seen back');
+    assert.ok(deliveredIn < 10, `delivered ${deliveredIn} s after the relay was back (check every 1-2 s)`);
     return h.figures;
   },
 };

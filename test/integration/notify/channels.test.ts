@@ -55,6 +55,26 @@ describe('channels against local stand-ins', () => {
     assert.match(l.ok === false ? l.error : '', /429: Too Many Requests/);
   });
 
+  it('checks send nothing: Slack auth.test, Telegram getMe; a bad token or a dead service is "down"; a webhook has none', async () => {
+    const s = await slackStandIn('xoxb-good');
+    closers.push(s.close);
+    assert.equal((await slackChannel({ token: 'xoxb-good', apiUrl: s.url }).check!()).ok, true);
+    const badSlack = await slackChannel({ token: 'xoxb-wrong', apiUrl: s.url }).check!();
+    assert.deepEqual([badSlack.ok, /invalid_auth/.test(badSlack.detail)], [false, true]);
+    assert.equal((await slackChannel({ token: 'xoxb-good', apiUrl: 'http://127.0.0.1:9/api/', timeoutMs: 2000 }).check!()).ok, false);
+    assert.deepEqual([s.counts.checks, s.received.length], [2, 0], 'auth.test twice, no message');
+
+    const t = await telegramStandIn('123:ABC');
+    closers.push(t.close);
+    assert.equal((await telegramChannel({ token: '123:ABC', apiUrl: t.url }).check!()).ok, true);
+    const badTg = await telegramChannel({ token: 'nope', apiUrl: t.url }).check!();
+    assert.deepEqual([badTg.ok, /401/.test(badTg.detail)], [false, true]);
+    assert.equal((await telegramChannel({ token: '123:ABC', apiUrl: 'http://127.0.0.1:9', timeoutMs: 2000 }).check!()).ok, false);
+    assert.deepEqual([t.counts.checks, t.received.length], [2, 0], 'getMe twice, no message');
+
+    assert.equal(webhookChannel({ url: 'http://127.0.0.1:9/hook', secret: 's', now: () => 0 }).check, undefined, 'a webhook URL is never probed');
+  });
+
   it('webhook: HMAC-SHA256 over "timestamp.body", idempotency key header; 5xx retried, 4xx not', async () => {
     const rcv = await httpReceiver(204);
     closers.push(rcv.close);

@@ -23,16 +23,23 @@ function listen(server: Server): Promise<string> {
 
 /**
  * Slack Web API stand-in: POST /api/chat.postMessage with `Authorization: Bearer <token>`, form or JSON body,
- * `channel` and `text` or `blocks` required; answers HTTP 200 with {ok, error} like Slack.
+ * `channel` and `text` or `blocks` required; answers HTTP 200 with {ok, error} like Slack. POST /api/auth.test
+ * answers who the token is (counted in `checks`).
  */
 export async function slackStandIn(token: string) {
   const received: Received[] = [];
+  const counts = { checks: 0 };
   const server = createServer(async (req, res) => {
     const raw = await readBody(req);
     const reply = (o: Record<string, unknown>) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(o));
     };
+    if (req.method === 'POST' && req.url === '/api/auth.test') {
+      counts.checks++;
+      if (req.headers.authorization !== `Bearer ${token}`) return reply({ ok: false, error: 'invalid_auth' });
+      return reply({ ok: true, url: 'https://kuzet-ops.slack.com/', team: 'kuzet-ops', user: 'kuzet', team_id: 'T0KUZET', user_id: 'U0KUZET' });
+    }
     if (req.method !== 'POST' || req.url !== '/api/chat.postMessage') return reply({ ok: false, error: 'unknown_method' });
     if (req.headers.authorization !== `Bearer ${token}`) return reply({ ok: false, error: 'invalid_auth' });
     const ct = req.headers['content-type'] ?? '';
@@ -47,18 +54,25 @@ export async function slackStandIn(token: string) {
     reply({ ok: true, channel: body.channel, ts: `1700000000.${String(received.length).padStart(6, '0')}` });
   });
   const url = await listen(server);
-  return { url: `${url}/api/`, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `${url}/api/`, received, counts, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
-/** Telegram Bot API stand-in: POST /bot<token>/sendMessage, JSON with chat_id and text. */
+/** Telegram Bot API stand-in: POST /bot<token>/sendMessage, JSON with chat_id and text; GET /bot<token>/getMe (counted in `checks`). */
 export async function telegramStandIn(token: string, failWith?: { status: number; description: string }) {
   const received: Received[] = [];
+  const counts = { checks: 0 };
   const server = createServer(async (req, res) => {
     const raw = await readBody(req);
     const reply = (status: number, o: Record<string, unknown>) => {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(o));
     };
+    if (req.url?.endsWith('/getMe')) {
+      counts.checks++;
+      if (req.url !== `/bot${token}/getMe`) return reply(401, { ok: false, error_code: 401, description: 'Unauthorized' });
+      if (failWith) return reply(failWith.status, { ok: false, error_code: failWith.status, description: failWith.description });
+      return reply(200, { ok: true, result: { id: 123, is_bot: true, first_name: 'kuzet', username: 'kuzet_bot' } });
+    }
     if (req.url !== `/bot${token}/sendMessage`) return reply(404, { ok: false, error_code: 404, description: 'Not Found' });
     if (failWith) return reply(failWith.status, { ok: false, error_code: failWith.status, description: failWith.description });
     let body: Record<string, unknown>;
@@ -72,7 +86,7 @@ export async function telegramStandIn(token: string, failWith?: { status: number
     reply(200, { ok: true, result: { message_id: received.length, chat: { id: body.chat_id }, text: body.text } });
   });
   const url = await listen(server);
-  return { url, received, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url, received, counts, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 /** A plain HTTP receiver that records requests and answers `status`. */

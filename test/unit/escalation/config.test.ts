@@ -30,6 +30,13 @@ describe('escalation config', () => {
     assert.ok(paths.some((p) => p === ' must NOT have additional properties'), paths.join('\n'));
   });
 
+  it('outbox.check_interval and outbox.max_check_interval are durations', () => {
+    const v = validator();
+    assert.equal(v(ladderConfig({ outbox: { check_interval: '30s', max_check_interval: '5m' } })), true, JSON.stringify(v.errors));
+    assert.equal(v(ladderConfig({ outbox: { check_interval: 'often', max_check_interval: '5m' } })), false);
+    assert.deepEqual(v.errors!.map((e) => `${e.instancePath} ${e.message}`), ['/outbox/check_interval must match format "duration"']);
+  });
+
   it('cross references are checked with the path of the offending node', () => {
     assert.deepEqual(escalationConfigProblems(ladderConfig()), []);
     const cfg = ladderConfig();
