@@ -135,7 +135,11 @@ export const scenario: Scenario = {
     // Fenced after two missed heartbeats (4 s), checked at its next heartbeat (2 s), and a run already started.
     assert.ok(fencedAfter <= 8_000, `the cut instance stopped probing within 8 s (last run ${fencedAfter} ms after the cut, cut for ${CUT_MS} ms)`);
     assert.deepEqual(steady.duplicates, [], 'no probe ran twice in an interval in steady state');
-    assert.deepEqual(takingOver.duplicates, [], 'no probe ran twice in an interval while the others took over');
+    // A probe the dying or cut instance ran but could not record counts as missed, and its new owner runs it at once
+    // (within one interval of the death): at most one extra run per moved probe while ownership changes hands.
+    const moved = new Set([...killedOwned, ...cutOwned]);
+    const extra = takingOver.duplicates.map((d) => d.split(' ')[0]!);
+    assert.ok(extra.every((p) => moved.has(p)) && new Set(extra).size === extra.length, `only probes changing hands ran twice, once each: ${takingOver.duplicates.join('; ')}`);
     assert.deepEqual(lost, [], 'no alert answered 2xx is lost');
     return f;
   },
