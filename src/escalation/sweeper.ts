@@ -52,12 +52,11 @@ export class Sweeper {
 
   /** Idempotent; waits for an in-flight sweep and gives up the lock. */
   async stop(): Promise<void> {
-    if (!this.#running) return;
     this.#running = false;
     this.#timer?.cancel();
     this.#timer = null;
     await this.#inflight?.catch(() => {});
-    await this.#dropSession();
+    await this.#dropSession(); // also after bare tick() calls, which open the session too
   }
 
   /** One round: hold or take leadership, sweep if leader, arm the next round. Returns after the sweep. */
