@@ -35,7 +35,8 @@ export interface TwoLocations {
   close(): Promise<void>;
 }
 
-export async function twoLocations(extraConfig = ''): Promise<TwoLocations> {
+/** `extraConfig` is added to kuzet.yaml, `extraProbes` to the probe file (e.g. a `maintenance:` list). */
+export async function twoLocations(extraConfig = '', extraProbes = ''): Promise<TwoLocations> {
   const closers: Array<() => Promise<void>> = [];
   const base = await freshStore();
   closers.push(() => base.close());
@@ -52,7 +53,7 @@ export async function twoLocations(extraConfig = ''): Promise<TwoLocations> {
   for (const location of ['almaty', 'astana']) {
     const t = tmpTree({
       'kuzet.yaml': `${TEST_CONFIG}cluster:\n  location: ${location}\n  instance_id: ${location}-1\n${extraConfig}`,
-      'probes/web.yaml': `probes:\n  - { name: web, kind: tcp, system: enbek, interval: 30s, timeout: 2s, retries: 0, confirm: { failures: 1, locations: 2 }, recover: { successes: 1 }, severity: critical, tcp: { host: 127.0.0.1, port: ${ports[location]} } }\n`,
+      'probes/web.yaml': `probes:\n  - { name: web, kind: tcp, system: enbek, interval: 30s, timeout: 2s, retries: 0, confirm: { failures: 1, locations: 2 }, recover: { successes: 1 }, severity: critical, tcp: { host: 127.0.0.1, port: ${ports[location]} } }\n${extraProbes}`,
     });
     let store: Store = base;
     if (testDatabaseUrl) {
@@ -78,7 +79,7 @@ export async function twoLocations(extraConfig = ''): Promise<TwoLocations> {
       for (let i = 0; i < seconds; i++) {
         clock.advance(1000);
         for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
-        await Promise.all([almaty.membership.settled(), astana.membership.settled()]);
+        await Promise.all([almaty.membership.settled(), astana.membership.settled(), almaty.probes.settled(), astana.probes.settled()]);
       }
     },
     async listenAt(location) {

@@ -8,6 +8,7 @@ import { nullLogger } from '../../../src/log.ts';
 import { openStore, type Store } from '../../../src/store/store.ts';
 import { TEST_CONFIG } from '../../support/app.ts';
 import { freshStore, storeKind, testDatabaseUrl } from '../../support/store.ts';
+import { twoLocations } from '../../support/locations.ts';
 import { tmpTree } from '../../support/tmp.ts';
 
 // Confirmation from several places: a probe with confirm.locations: 2 fires only when two live locations see
@@ -122,41 +123,10 @@ describe(`confirmation from several locations on ${storeKind}`, () => {
   });
 
   it('2 of 2 down in a maintenance window: recorded; still down when the window ends: fired again, once, to page', async () => {
-    const base = await freshStore();
-    closers.push(() => base.close());
-    const schema = testDatabaseUrl ? (await base.query<{ s: string }>('SELECT current_schema() AS s')).rows[0]!.s : '';
-    const refused = await listen();
-    const port = portOf(refused);
-    await close(refused); // both locations: connection refused
-    const clock = new FakeClock('2026-03-02T04:00:00Z');
-    const apps: App[] = [];
-    for (const location of ['almaty', 'astana']) {
-      const t = tmpTree({
-        'kuzet.yaml': `${TEST_CONFIG}cluster:\n  location: ${location}\n  instance_id: ${location}-1\n`,
-        'probes/web.yaml': `probes:\n  - { name: web, kind: tcp, system: enbek, interval: 30s, timeout: 2s, retries: 0, confirm: { failures: 1, locations: 2 }, recover: { successes: 1 }, severity: critical, tcp: { host: 127.0.0.1, port: ${port} } }
-maintenance:\n  - { name: night-works, cron: "0 4 * * *", timezone: UTC, duration: 10m, systems: [enbek] }\n`,
-      });
-      let store: Store = base;
-      if (testDatabaseUrl) {
-        store = await openStore({ url: testDatabaseUrl, schema, poolSize: 4 });
-        closers.push(() => store.close());
-      }
-      const app = await createApp({ configFile: t.path('kuzet.yaml'), store, clock, log: nullLogger, port: 0 });
-      closers.push(async () => {
-        await app.stop();
-        t.cleanup();
-      });
-      await app.start();
-      apps.push(app);
-    }
-    const [almaty, astana] = apps as [App, App];
-    const step = async (seconds: number) => {
-      for (let i = 0; i < seconds; i++) {
-        clock.advance(1000);
-        for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
-        await Promise.all(apps.flatMap((a) => [a.membership.settled(), a.probes.settled()]));
-      }
-    };
+    // Both locations: connection refused. The window covers the first ten minutes of the fake clock.
+    const two = await twoLocations('', 'maintenance:\n  - { name: night-works, cron: "0 4 * * *", timezone: UTC, duration: 10m, systems: [enbek] }\n');
+    closers.push(() => two.close());
+    const { store: base, almaty, astana, step } = two;
     const signals = async () =>
       (await base.query<{ status: string; maintenance: string | null; down: number | null }>(
         `SELECT status, labels->>'maintenance' AS maintenance, (payload->'locations'->>'down')::int AS down FROM signals WHERE check_name = 'web' ORDER BY observed_at, id`,
