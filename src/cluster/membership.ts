@@ -9,9 +9,10 @@ import { withTimeout, type Queryable, type Store } from '../store/store.ts';
 // - Dead, noticed within one heartbeat period: the instance's session is gone while the server kept running
 //   (kill -9, a crash, a closed connection: the server ends the backend at once). Every instance re-reads the
 //   table on each of its own heartbeats, so that is seen at the next one.
-// - Dead, by age: an instance whose last heartbeat is older than DEAD_AFTER_BEATS (2) of its own periods (hung,
-//   or cut off without the connection closing). Also the only rule when the server restarted since the session
-//   began, since every session ended then.
+// - Dead, by age: an instance whose heartbeat has stood still for DEAD_AFTER_BEATS (2) of its own periods (hung,
+//   or cut off without the connection closing), as watched on this instance's own clock, so instances whose clocks
+//   differ still agree. Also the only rule when the server restarted since the session began, since every
+//   session ended then.
 // - A clean stop sets stopped_at: the others notice that at their next heartbeat.
 // - Fenced: an instance that lost its session (the store unreachable, partitioned) while it last saw others alive
 //   counts itself out at once, since the others now count it dead, and owns nothing until a write succeeds again.
@@ -106,6 +107,8 @@ export class Membership {
   #release: ((err?: Error) => void) | null = null;
   #sessionDone: Promise<void> | null = null;
   #sessionPid?: number;
+  #watch = new Map<string, { value: number; since: number; changed: boolean }>();
+  #lastObserved?: number;
 
   constructor(o: MembershipOptions) {
     this.#o = o;
@@ -221,7 +224,7 @@ export class Membership {
       } else {
         rows = await o.store.tx((q) => this.#write(q, now, false));
         // Others share the store: from now on our liveness is also our session's (see the top of this file).
-        if (rows.some((r) => r.id !== o.id && toMember(r, now).status === 'live')) {
+        if (rows.some((r) => r.id !== o.id && this.#isLive(r, now))) {
           await this.#openSession();
           const named = await this.#session!.query<{ pid: number }>(
             `UPDATE cluster_instances SET session_pid = a.pid, session_started = a.backend_start
@@ -242,7 +245,7 @@ export class Membership {
     }
     let live: string[];
     if (rows) {
-      live = rows.filter((r) => r.location === o.location && (r.id === o.id || toMember(r, now).status === 'live')).map((r) => r.id);
+      live = rows.filter((r) => r.location === o.location && (r.id === o.id || this.#isLive(r, now))).map((r) => r.id);
       if (!live.includes(o.id)) live.push(o.id);
       live.sort();
     } else if (this.#fenced || (lost && this.#live.some((id) => id !== o.id)) || (now - this.#lastWritten > DEAD_AFTER_BEATS * o.heartbeatMs && this.#live.some((id) => id !== o.id))) {
@@ -284,7 +287,38 @@ export class Membership {
     ]);
     const read = await q.query<Row & { me: number }>(`SELECT ${COLUMNS}, pg_backend_pid() AS me FROM cluster_instances i`);
     if (onSession) this.#sessionPid = read.rows[0]?.me;
+    this.#observe(read.rows, now);
     return read.rows;
+  }
+
+  /**
+   * Note when each other instance's heartbeat last changed, by our own clock. Its age is then judged by how long we
+   * have watched it stand still, not by comparing its clock with ours: instances whose clocks differ (one stepped
+   * an hour) still see each other live. Until we have seen a heartbeat change, its timestamp is all we have. A
+   * jump of our own clock (backwards, or far more than a period between two heartbeats) restarts the watch.
+   */
+  #observe(rows: readonly Row[], now: number): void {
+    const last = this.#lastObserved;
+    if (last !== undefined && (now < last || now - last > 3 * this.#o.heartbeatMs)) for (const w of this.#watch.values()) w.since = now;
+    this.#lastObserved = now;
+    const present = new Set<string>();
+    for (const r of rows) {
+      present.add(r.id);
+      const value = Number(r.heartbeat_at);
+      const w = this.#watch.get(r.id);
+      if (!w) this.#watch.set(r.id, { value, since: now, changed: false });
+      else if (w.value !== value) this.#watch.set(r.id, { value, since: now, changed: true });
+    }
+    for (const id of this.#watch.keys()) if (!present.has(id)) this.#watch.delete(id);
+  }
+
+  #isLive(r: Row, now: number): boolean {
+    if (r.stopped_at !== null || !r.session_alive) return false;
+    const limit = DEAD_AFTER_BEATS * r.heartbeat_ms;
+    const w = this.#watch.get(r.id);
+    // Watched: it stood still at our last two reads since it changed (its beat may land just after a read of ours,
+    // so a change is seen up to a period late). Not yet watched: its timestamp against our clock.
+    return w?.changed ? now - w.since < limit : now - Number(r.heartbeat_at) <= limit;
   }
 
   #openSession(): Promise<void> {

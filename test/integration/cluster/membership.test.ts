@@ -134,4 +134,26 @@ describe(`membership on ${storeKind}`, () => {
     await x.abandon();
     await y.abandon();
   });
+  it('instances whose clocks differ by an hour still see each other live; one that halts is dead after two periods', async () => {
+    const store = await freshStore();
+    closers.push(() => store.close());
+    const clocks = [new FakeClock('2026-03-02T04:00:00Z'), new FakeClock('2026-03-02T05:00:00Z'), new FakeClock('2026-03-02T03:00:00Z')];
+    const [x, y, z] = ['x', 'y', 'z'].map((id, i) => new Membership({ store, clock: clocks[i]!, id, location: 'almaty', version: '1.0.0', heartbeatMs: 5000 })) as [Membership, Membership, Membership];
+    for (const m of [x, y, z]) await m.start();
+    const step = async (seconds: number) => {
+      for (let i = 0; i < seconds; i++) {
+        for (const c of clocks) c.advance(1000);
+        await Promise.all([x.settled(), y.settled(), z.settled()]);
+      }
+    };
+    await step(15);
+    for (const m of [x, y, z]) assert.deepEqual(m.live, ['x', 'y', 'z'], `${m.id}: an hour ahead or behind, the others are live`);
+    y.halt(); // y hangs: its session stays open, its heartbeat stands still
+    await step(10);
+    assert.deepEqual(x.live, ['x', 'y', 'z'], 'two periods standing still are not yet dead');
+    await step(5);
+    assert.deepEqual(x.live, ['x', 'z'], 'dead after two periods by the watcher\'s own clock, an hour behind y\'s');
+    assert.deepEqual(z.live, ['x', 'z'], 'and by a clock two hours behind');
+    for (const m of [x, y, z]) await m.abandon();
+  });
 });
