@@ -11,8 +11,9 @@ const SCENARIO_TIMEOUT_MS = 240_000;
 const USAGE = `usage: npm run chaos [-- [--list] [--help] [scenario ...]]
 
 Runs the chaos scenarios (default: all, in order) against real processes: kuzet from dist/ (built first when
-src/ changed), a private PostgreSQL server (Debian's postgresql 15 binaries) and a real SMTP server, all on
-loopback. Each scenario prints its figures and PASS or FAIL; the exit status is 1 when any failed.
+src/ changed), a private PostgreSQL server (Debian's postgresql 15 binaries), a real SMTP server and, for
+clock-step, Debian's faketime, all on loopback. Each scenario prints its figures and PASS or FAIL; the exit status
+is 1 when any failed.
 
   --list    list the scenarios and exit
   --help    this text
