@@ -4,7 +4,7 @@ import { SEVERITIES } from '../signals/signal.ts';
 import { esc, when } from './layout.ts';
 import type { EscalationRow, ListedIncident, TimelineRow } from './queries.ts';
 import type { PublicIncident } from '../incidents/rows.ts';
-import { duration, severityWord, t, type Key, type Lang } from './text.ts';
+import { codeWord, duration, severityWord, t, type Key, type Lang } from './text.ts';
 
 // The incident list and the incident page (the one every message links to).
 
@@ -72,10 +72,11 @@ ${o.next ? `<p><a rel="next" href="/incidents?${esc(q.toString())}">${t(lang, 'm
 
 const NOTE_KEYS = ['note', 'text', 'summary', 'reason', 'policy', 'step', 'from', 'to', 'severity', 'breach', 'by'];
 
-function eventText(detail: Record<string, unknown>): string {
-  // Only known, harmless keys: a detail never shows a link or a token.
+function eventText(lang: Lang, detail: Record<string, unknown>): string {
+  // Only known, harmless keys: a detail never shows a link or a token. Severities in the page's language.
+  const value = (k: string, v: string) => (k === 'severity' || k === 'from' || k === 'to' ? severityWord(lang, v) : v);
   return NOTE_KEYS.filter((k) => detail[k] !== undefined && detail[k] !== null && typeof detail[k] !== 'object')
-    .map((k) => `${k}: ${String(detail[k])}`).join(' · ');
+    .map((k) => `${codeWord(lang, 'dk', k)}: ${value(k, String(detail[k]))}`).join(' · ');
 }
 
 export function notificationState(n: NonNullable<TimelineRow['notification']>): Key {
@@ -90,7 +91,7 @@ function timelineRow(lang: Lang, r: TimelineRow): string {
   if (r.signal) {
     const s = r.signal;
     const reps = s.repeats > 1 ? ` <span class="repeats">×${s.repeats} (${t(lang, 'repeats')}, → ${esc(when(s.last))})</span>` : '';
-    return `<tr class="tl-signal"><td>${esc(when(r.at))}</td><td>${t(lang, 'signal')}: ${esc(s.status)} · <span class="sev-${esc(s.severity)}">${esc(severityWord(lang, s.severity))}</span>${reps}<br>${esc(s.summary)}</td><td>${esc(s.source)}</td></tr>`;
+    return `<tr class="tl-signal"><td>${esc(when(r.at))}</td><td>${t(lang, 'signal')}: <span data-status="${esc(s.status)}">${esc(codeWord(lang, 'sig', s.status))}</span> · <span class="sev-${esc(s.severity)}">${esc(severityWord(lang, s.severity))}</span>${reps}<br>${esc(s.summary)}</td><td>${esc(s.source)}</td></tr>`;
   }
   if (r.notification) {
     const n = r.notification;
@@ -98,7 +99,8 @@ function timelineRow(lang: Lang, r: TimelineRow): string {
     return `<tr class="tl-notification" data-state="${st}"><td>${esc(when(r.at))}</td><td>${t(lang, 'notification')} (${esc(n.messageKind)}) · ${esc(t(lang, 'channel'))}: ${esc(n.channel)} · <strong>${esc(t(lang, st))}</strong>${n.attempts > 1 ? ` · ${t(lang, 'attempts')}: ${n.attempts}` : ''}${n.error && st !== 'st_sent' ? `<br><span class="muted">${esc(n.error.slice(0, 300))}</span>` : ''}</td><td class="person">${esc(n.person)}</td></tr>`;
   }
   const e = r.event!;
-  return `<tr class="tl-event"><td>${esc(when(r.at))}</td><td>${esc(e.kind)}${eventText(e.detail) ? `<br>${esc(eventText(e.detail))}` : ''}</td><td>${esc(e.actor)}</td></tr>`;
+  const detail = eventText(lang, e.detail);
+  return `<tr class="tl-event" data-kind="${esc(e.kind)}"><td>${esc(when(r.at))}</td><td>${esc(codeWord(lang, 'ev', e.kind))}${detail ? `<br>${esc(detail)}` : ''}</td><td>${esc(e.actor)}</td></tr>`;
 }
 
 /** Each location's view of a probe confirmed from several places: status, since when, which instance, why, live or not. */

@@ -77,6 +77,31 @@ export const T = {
   what: e('Что', 'Не', 'What'),
   who: e('Кто', 'Кім', 'Who'),
   signal: e('Сигнал', 'Сигнал', 'Signal'),
+  // Timeline: what happened to an incident (incident_events.kind), a signal's status, and the detail's labels.
+  ev_opened: e('открыт', 'ашылды', 'opened'),
+  ev_reopened: e('открыт снова', 'қайта ашылды', 'reopened'),
+  ev_acknowledged: e('подтверждён', 'қабылданды', 'acknowledged'),
+  ev_resolved: e('закрыт', 'жабылды', 'resolved'),
+  ev_note: e('заметка', 'жазба', 'note'),
+  ev_severity_raised: e('важность повышена', 'маңыздылығы артты', 'severity raised'),
+  ev_flapping_started: e('начал мигать', 'жыпылықтай бастады', 'flapping started'),
+  ev_flapping_stopped: e('перестал мигать', 'жыпылықтауы тоқтады', 'flapping stopped'),
+  ev_maintenance_ended: e('окно работ закончилось', 'жұмыс терезесі аяқталды', 'maintenance ended'),
+  ev_notification_dead: e('оповещение не доставлено', 'хабарлама жеткізілмеді', 'notification not delivered'),
+  ev_notification_redriven: e('оповещение отправлено снова', 'хабарлама қайта жіберілді', 'notification sent again'),
+  sig_firing: e('сбой', 'ақау', 'firing'),
+  sig_resolved: e('восстановлено', 'қалпына келді', 'resolved'),
+  dk_note: e('заметка', 'жазба', 'note'),
+  dk_text: e('текст', 'мәтін', 'text'),
+  dk_summary: e('описание', 'сипаттама', 'summary'),
+  dk_reason: e('причина', 'себебі', 'reason'),
+  dk_policy: e('политика', 'саясат', 'policy'),
+  dk_step: e('шаг', 'қадам', 'step'),
+  dk_from: e('было', 'бұрын', 'from'),
+  dk_to: e('стало', 'қазір', 'to'),
+  dk_severity: e('важность', 'маңыздылығы', 'severity'),
+  dk_breach: e('нарушение', 'бұзушылық', 'breach'),
+  dk_by: e('кем', 'кім', 'by'),
   repeats: e('повторов', 'қайталау', 'repeats'),
   notification: e('Оповещение', 'Хабарлама', 'Notification'),
   notifications: e('Оповещения', 'Хабарламалар', 'Notifications'),
@@ -238,3 +263,6 @@ export function duration(lang: Lang, ms: number): string {
 
 /** A severity in the page's language; an unknown one as it is. */
 export const severityWord = (lang: Lang, sev: string): string => (`sev_${sev}` in T ? T[`sev_${sev}` as Key][lang] : sev);
+
+/** A word of the page's language for a code (`ev_opened`, `sig_firing`, …); the code itself when there is none. */
+export const codeWord = (lang: Lang, prefix: 'ev' | 'sig' | 'dk', code: string): string => (`${prefix}_${code}` in T ? T[`${prefix}_${code}` as Key][lang] : code);

@@ -109,7 +109,8 @@ describe('console in headless Chromium', { skip, timeout: 180_000 }, () => {
       const tl = await page.$$eval('#timeline tbody tr', (rows) => rows.map((r) => `${r.className}|${r.textContent}`));
       assert.ok(tl.some((r) => r.startsWith('tl-signal|') && /enbek\.kz does not answer/.test(r)));
       assert.ok(tl.some((r) => r.startsWith('tl-notification|') && /alice/.test(r)));
-      assert.ok(tl.some((r) => r.startsWith('tl-event|') && /acknowledged.*смотрю.*token:aigerim/s.test(r)));
+      assert.ok(tl.some((r) => r.startsWith('tl-event|') && /подтверждён.*смотрю.*token:aigerim/s.test(r)), 'the event in Russian');
+      assert.ok(tl.some((r) => r.startsWith('tl-signal|') && /Сигнал: сбой/.test(r)), 'the signal status in Russian');
 
       // Screenshots, Russian and Kazakh, desktop and phone; the phone page never scrolls sideways.
       for (const lang of ['ru', 'kk'] as const) {

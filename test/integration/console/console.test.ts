@@ -160,7 +160,8 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
     assert.deepEqual(audit.rows, [{ actor: 'token:aigerim', outcome: '303' }]);
     const shown = await t.app.http.inject({ url: `/incidents/${id}?lang=kk`, headers: { cookie: s.cookie } });
     assert.match(shown.body, /id="acked-by">token:aigerim/);
-    assert.match(shown.body, /<tr class="tl-event"><td>[^<]+<\/td><td>acknowledged<br>note: on it<\/td><td>token:aigerim<\/td>/);
+    assert.match(shown.body, /<tr class="tl-event" data-kind="acknowledged"><td>[^<]+<\/td><td>қабылданды<br>жазба: on it<\/td><td>token:aigerim<\/td>/, 'the timeline in the page\'s language (kk)');
+    assert.doesNotMatch(shown.body.slice(shown.body.indexOf('id="timeline"')), />(opened|acknowledged|firing)</, 'no engine word shown raw');
     assert.doesNotMatch(shown.body, /id="ack-button"/, 'no acknowledge button once acknowledged');
 
     const note = await post(t, `/incidents/${id}/note`, s.cookie, { _csrf: s.csrf, text: '' });
