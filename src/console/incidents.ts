@@ -1,3 +1,4 @@
+import type { Role } from '../access/tokens.ts';
 import type { IncidentLocations } from '../cluster/quorum.ts';
 import type { Runbook } from '../notify/runbooks.ts';
 import { SEVERITIES } from '../signals/signal.ts';
@@ -119,6 +120,8 @@ export function renderIncident(o: {
   nextStep: { at: number; step: number } | null; requests: Array<{ number: string; kind: string; status: string; dueAt: number }>;
   runbook: Runbook | null; publicNotes: Array<{ text: string; author: string; at: number }>; csrf: string; flash?: string;
   locations?: IncidentLocations | null;
+  /** Whether the signed-in person's role may do what a form asks (forms it may not are not shown). */
+  may?: (role: Role) => boolean;
 }): string {
   const { lang, inc, now } = o;
   const opened = Date.parse(inc.opened_at!);
@@ -146,13 +149,15 @@ ${dl ? `<div class="scroll"><table id="deadlines"><thead><tr><th scope="col">${t
   const runbook = `<h2>${t(lang, 'runbook')}</h2>${o.runbook ? `<div class="card" id="runbook"><strong>${esc(o.runbook.title)}</strong> <span class="muted">(${esc(o.runbook.name)})</span><ol>${steps.map((s) => `<li>${esc(s)}</li>`).join('')}</ol></div>` : `<p>${t(lang, 'noRunbook')}</p>`}`;
   const notes = o.publicNotes.length ? `<h2>${t(lang, 'publicNotes')}</h2><ul>${o.publicNotes.map((n) => `<li>${esc(when(n.at))} · ${esc(n.author)}: ${esc(n.text)}</li>`).join('')}</ul>` : '';
   const act = (path: string) => `/incidents/${inc.id}/${path}?lang=${lang}`;
-  const open = inc.status !== 'resolved';
-  const actions = `<h2>${t(lang, 'actions')}</h2><div class="grid">
-${inc.status === 'open' ? `<form method="post" action="${act('ack')}" class="card">${csrfField(o.csrf)}<label for="ack-note">${t(lang, 'noteOptional')}</label><input id="ack-note" name="note" maxlength="4000"><button type="submit" id="ack-button">${t(lang, 'acknowledge')}</button></form>` : ''}
+  const may = o.may ?? (() => true);
+  const open = inc.status !== 'resolved' && may('oncall');
+  const forms = [inc.status === 'open' && may('oncall'), open, may('reporter')];
+  const actions = !forms.some(Boolean) ? '' : `<h2>${t(lang, 'actions')}</h2><div class="grid">
+${inc.status === 'open' && may('oncall') ? `<form method="post" action="${act('ack')}" class="card">${csrfField(o.csrf)}<label for="ack-note">${t(lang, 'noteOptional')}</label><input id="ack-note" name="note" maxlength="4000"><button type="submit" id="ack-button">${t(lang, 'acknowledge')}</button></form>` : ''}
 ${open ? `<form method="post" action="${act('resolve')}" class="card">${csrfField(o.csrf)}<label for="resolve-note">${t(lang, 'noteOptional')}</label><input id="resolve-note" name="note" maxlength="4000"><button type="submit" id="resolve-button">${t(lang, 'resolve')}</button></form>` : ''}
-<form method="post" action="${act('note')}" class="card">${csrfField(o.csrf)}<label for="note-text">${t(lang, 'note')}</label><textarea id="note-text" name="text" required maxlength="20000"></textarea><button type="submit">${t(lang, 'addNote')}</button></form>
+${may('reporter') ? `<form method="post" action="${act('note')}" class="card">${csrfField(o.csrf)}<label for="note-text">${t(lang, 'note')}</label><textarea id="note-text" name="text" required maxlength="20000"></textarea><button type="submit">${t(lang, 'addNote')}</button></form>` : ''}
 ${open ? `<form method="post" action="${act('silence')}" class="card">${csrfField(o.csrf)}<label for="silence-for">${t(lang, 'silenceFor')}</label><select id="silence-for" name="for"><option value="1h">${t(lang, 'h1')}</option><option value="4h">${t(lang, 'h4')}</option><option value="24h">${t(lang, 'h24')}</option><option value="7d">${t(lang, 'd7')}</option></select><label for="silence-reason">${t(lang, 'reason')}</label><input id="silence-reason" name="reason" required maxlength="1000"><button type="submit">${t(lang, 'silence')}</button></form>` : ''}
-<form method="post" action="${act('public-note')}" class="card">${csrfField(o.csrf)}<label for="public-note">${t(lang, 'publicNote')}</label><textarea id="public-note" name="text" required maxlength="2000" aria-describedby="public-note-hint"></textarea><div class="hint" id="public-note-hint">${t(lang, 'publicNoteHint')}</div><button type="submit">${t(lang, 'publish')}</button></form>
+${may('reporter') ? `<form method="post" action="${act('public-note')}" class="card">${csrfField(o.csrf)}<label for="public-note">${t(lang, 'publicNote')}</label><textarea id="public-note" name="text" required maxlength="2000" aria-describedby="public-note-hint"></textarea><div class="hint" id="public-note-hint">${t(lang, 'publicNoteHint')}</div><button type="submit">${t(lang, 'publish')}</button></form>` : ''}
 </div>`;
   const flash = o.flash ? `<div class="ok" role="status">${esc(o.flash)}</div>` : '';
   return `${flash}<p class="muted">${esc(inc.title)}</p>${summary}${renderLocations(lang, o.locations ?? null)}${actions}${deadlines}${timeline}${reqs}${runbook}${notes}`;

@@ -192,6 +192,7 @@ export async function registerConsoleRoutes(app: FastifyInstance, d: ConsoleDeps
       return sendPage(reply, 200, page(f, renderIncident({
         lang, inc, now: d.clock.now(), systems: d.systems(), timeline, escalations, nextStep: steps.get(id) ?? null, requests, runbook, publicNotes,
         csrf: req.consoleSession!.csrf, flash: flash ? t(lang, 'done') : undefined, locations,
+        may: (role) => allows(req.consoleSession!.principal.role, role),
       })));
     });
 

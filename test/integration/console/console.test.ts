@@ -116,6 +116,10 @@ describe(`console on ${storeKind}`, { timeout: 120_000 }, () => {
       assert.match(r.body, /Форма устарела/);
     }
     const v = await signIn(t, viewer);
+    const pageOf = async (cookie: string) => (await t.app.http.inject({ url: `/incidents/${id}`, headers: { cookie } })).body;
+    const viewerPage = await pageOf(v.cookie);
+    assert.doesNotMatch(viewerPage, /<form method="post" action="\/incidents\/\d+\//, 'a viewer is offered no form it may not send');
+    assert.match(await pageOf(s.cookie), /id="ack-button"/, 'on call is offered the acknowledge form');
     const r = await post(t, `/incidents/${id}/ack`, v.cookie, { _csrf: v.csrf });
     assert.equal(r.statusCode, 403);
     assert.match(r.body, /viewer → oncall/);
