@@ -22,6 +22,13 @@ export function escalationConfigProblems(cfg: EscalationConfig): ConfigProblem[]
   const channels = cfg.channels ?? {};
   const rotations = cfg.rotations ?? {};
 
+  // The channel checks' back-off: a zero gap would check without pause, a ceiling below the first gap is a typo.
+  const ob = cfg.outbox ?? {};
+  const checkMs = ob.check_interval === undefined ? undefined : parseDuration(ob.check_interval);
+  const maxCheckMs = ob.max_check_interval === undefined ? undefined : parseDuration(ob.max_check_interval);
+  if (checkMs !== undefined && checkMs < 1000) add(['outbox', 'check_interval'], `must be at least 1s, got "${ob.check_interval}"`);
+  if (maxCheckMs !== undefined && maxCheckMs < (checkMs ?? 30_000)) add(['outbox', 'max_check_interval'], `must not be shorter than check_interval (${ob.check_interval ?? '30s'}), got "${ob.max_check_interval}"`);
+
   if (cfg.user_mail_channel !== undefined) {
     const ch = channels[cfg.user_mail_channel];
     if (!ch) add(['user_mail_channel'], `unknown channel "${cfg.user_mail_channel}"`);

@@ -35,6 +35,11 @@ describe('escalation config', () => {
     assert.equal(v(ladderConfig({ outbox: { check_interval: '30s', max_check_interval: '5m' } })), true, JSON.stringify(v.errors));
     assert.equal(v(ladderConfig({ outbox: { check_interval: 'often', max_check_interval: '5m' } })), false);
     assert.deepEqual(v.errors!.map((e) => `${e.instancePath} ${e.message}`), ['/outbox/check_interval must match format "duration"']);
+    const problems = (outbox: Record<string, string>) => escalationConfigProblems(ladderConfig({ outbox })).map((p) => `${p.path.join('.')}: ${p.message}`);
+    assert.deepEqual(problems({ check_interval: '30s', max_check_interval: '5m' }), []);
+    assert.deepEqual(problems({ check_interval: '0s' }), ['escalation.outbox.check_interval: must be at least 1s, got "0s"']);
+    assert.deepEqual(problems({ check_interval: '10m', max_check_interval: '1m' }), ['escalation.outbox.max_check_interval: must not be shorter than check_interval (10m), got "1m"']);
+    assert.deepEqual(problems({ max_check_interval: '10s' }), ['escalation.outbox.max_check_interval: must not be shorter than check_interval (30s), got "10s"']);
   });
 
   it('cross references are checked with the path of the offending node', () => {
