@@ -111,7 +111,8 @@ describe(`membership on ${storeKind}`, () => {
     await y.abandon();
     await z.abandon();
   });
-  it('cut off silently (statements never return): the instance counts itself out within half a heartbeat', async () => {
+  // Without the bound the heartbeat would wait forever: the timeout turns that into a failure.
+  it('cut off silently (statements never return): the instance counts itself out within half a heartbeat', { timeout: 30_000 }, async () => {
     const store = await freshStore();
     closers.push(() => store.close());
     const clock = new FakeClock('2026-03-02T04:00:00Z');
